@@ -1,5 +1,7 @@
 """mctd-tree: array-backed search trees, tree-search algorithms and the protocols of mctd."""
 
+from mctd_tree.algorithms import dts, dts_star, maxent_ts, mcts
+from mctd_tree.baselines import beam_search, best_of_n, greedy
 from mctd_tree.protocols import (
     Child,
     Counters,
@@ -12,10 +14,14 @@ from mctd_tree.protocols import (
     SamplingProblem,
     SearchProblem,
 )
+from mctd_tree.result import Budget, SearchResult, SearchStats
+from mctd_tree.search import SearchConfig, TreeSearch, sample_tree
+from mctd_tree.tree import Tree
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
     "Child",
     "Counters",
     "EnumerableProblem",
@@ -25,5 +31,18 @@ __all__ = [
     "Reward",
     "Rollout",
     "SamplingProblem",
+    "SearchConfig",
     "SearchProblem",
+    "SearchResult",
+    "SearchStats",
+    "Tree",
+    "TreeSearch",
+    "beam_search",
+    "best_of_n",
+    "dts",
+    "dts_star",
+    "greedy",
+    "maxent_ts",
+    "mcts",
+    "sample_tree",
 ]

@@ -1,0 +1,351 @@
+"""One batched tree-search engine; MCTS, DTS, DTS* and MaxEnt-TS are configurations of it.
+
+An iteration selects K leaves against a frozen tree (virtual visits N^ make the later picks of a
+batch avoid the earlier ones: every rule sees N + w·N^), materialises them with one batched
+``sample`` or ``step`` call, enumerates the new nodes' actions with one ``propose`` call, rolls all
+leaves out with one ``rollout`` call, and then backs the K returns up in pick order (delayed
+update). With K = 1 this is exactly the sequential algorithm.
+
+Two expansion styles:
+- ``widen`` (DTS, DTS*): children are draws from p_theta under progressive widening
+  (a node may hold up to C·N^alpha draws); duplicates raise a child's multiplicity; every rollout
+  state is added to the tree, so leaves are terminals with exact rewards.
+- ``enumerate`` (MCTS, MaxEnt-TS): a node's top-k actions become child slots when it is created;
+  a slot is materialised when first selected, and its rollout is not stored.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from mctd_tree import policies as P
+from mctd_tree.protocols import Rollout, SearchProblem
+from mctd_tree.result import (
+    Budget,
+    SearchResult,
+    SearchStats,
+    as_budget,
+    as_rng,
+    check_reward,
+    finish_stats,
+)
+from mctd_tree.tree import Tree
+
+Expansion = Literal["widen", "enumerate"]
+Selection = Literal["uct", "puct", "boltzmann"]
+Backup = Literal["mean", "max", "soft"]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Rules of a tree search. ``c`` is the UCT/PUCT exploration weight, ``lam`` the inverse
+    temperature of Boltzmann selection and soft backup, ``k`` the enumerated branching,
+    ``c_widen``/``alpha`` the widening rule, ``parallel`` the leaves per iteration (K) and
+    ``virtual_weight`` the weight w of virtual visits."""
+
+    expansion: Expansion
+    selection: Selection
+    backup: Backup
+    lam: float = 1.0
+    c: float = math.sqrt(2.0)
+    k: int = 8
+    c_widen: float = 2.0
+    alpha: float = 0.8
+    parallel: int = 1
+    virtual_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        choices = {
+            "expansion": ("widen", "enumerate"),
+            "selection": ("uct", "puct", "boltzmann"),
+            "backup": ("mean", "max", "soft"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.selection == "boltzmann" or self.backup == "soft":
+            P.check_lam(self.lam)
+        if not (isinstance(self.parallel, int | np.integer) and self.parallel >= 1):
+            raise ValueError(f"parallel (K) must be an integer >= 1, got {self.parallel!r}")
+        if not (isinstance(self.k, int | np.integer) and self.k >= 1):
+            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
+        if not (self.c >= 0 and math.isfinite(self.c)):
+            raise ValueError(f"c must be a finite number >= 0, got {self.c!r}")
+        if not (self.c_widen > 0 and 0 <= self.alpha <= 1):
+            raise ValueError(
+                f"need c_widen > 0 and 0 <= alpha <= 1, got {self.c_widen}, {self.alpha}"
+            )
+        if not self.virtual_weight >= 0:
+            raise ValueError(f"virtual_weight must be >= 0, got {self.virtual_weight!r}")
+        if self.expansion == "widen" and self.selection == "puct":
+            raise ValueError("puct needs enumerated children with priors (expansion='enumerate')")
+
+
+@dataclass
+class _Job:
+    """One selected leaf: what to do with it and the path from the root."""
+
+    kind: Literal["sample", "step", "leaf"]
+    node: int
+    path: list[int]
+    rollout: Rollout[Any] | None = None
+    end: int = -1  # the node whose value takes the return
+
+
+@dataclass
+class _Pending:
+    """Virtual visits and draws claimed by the picks of the current batch."""
+
+    visits: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    draws: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class TreeSearch:
+    """The engine. ``run`` builds a tree until the budget is spent; see the module docstring."""
+
+    def __init__(self, problem: SearchProblem[Any], config: SearchConfig, rng: Any = 0) -> None:
+        self.problem = problem
+        self.cfg = config
+        self.rng = as_rng(rng)
+        root = problem.root()
+        self.tree = Tree(root, bool(problem.is_terminal(root)))
+        self.samples: list[tuple[Any, float]] = []
+        self.best: tuple[Any, float] = (None, -math.inf)
+        self.simulations = 0
+        self.iterations = 0
+        if config.expansion == "enumerate" and not self.tree.terminal[0]:
+            self._propose([0])
+
+    # ---------------------------------------------------------------- driver
+    def run(self, budget: Budget | int) -> SearchResult[Any]:
+        budget = as_budget(budget)
+        start, t0 = self.problem.counters.snapshot(), time.perf_counter()
+        while not budget.exhausted(self.simulations, self.problem.counters.since(start).nfe):
+            picks = int(min(self.cfg.parallel, budget.remaining_simulations(self.simulations)))
+            nfe_before = self.problem.counters.nfe
+            done = self.iterate(picks)
+            idle = self.problem.counters.nfe == nfe_before
+            if done == 0 or (idle and budget.simulations is None):
+                break  # nothing left to expand, or an NFE budget that no iteration can spend
+        stats = SearchStats(simulations=self.simulations, iterations=self.iterations)
+        finish_stats(stats, self.problem, start, t0, self.tree)
+        return SearchResult(self.best[0], self.best[1], self.samples, self.tree, stats)
+
+    def iterate(self, picks: int) -> int:
+        """One batched iteration with up to ``picks`` leaves; returns how many were run."""
+        pending = _Pending()
+        jobs: list[_Job] = []
+        for _ in range(picks):
+            job = self._select(pending)
+            if job is None:
+                break
+            jobs.append(job)
+            for n in job.path:
+                pending.visits[n] += 1
+        if not jobs:
+            return 0
+        self._draw(jobs, pending)
+        self._materialise(jobs)
+        self._roll_out(jobs)
+        for job in jobs:
+            self._backup(job)
+        self.iterations += 1
+        self.simulations += len(jobs)
+        return len(jobs)
+
+    # ------------------------------------------------------------- selection
+    def _select(
+        self, pending: _Pending, node: int = 0, path: list[int] | None = None
+    ) -> _Job | None:
+        tree, cfg = self.tree, self.cfg
+        path = path or [0]
+        while True:
+            if tree.terminal[node]:
+                return _Job("leaf", node, path)
+            if cfg.expansion == "widen":
+                n_eff = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
+                draws = tree.draws(node) + pending.draws.get(node, 0)
+                if draws < P.widening_limit(n_eff, cfg.c_widen, cfg.alpha):
+                    pending.draws[node] += 1
+                    return _Job("sample", node, path)
+            kids = tree.children(node)
+            if len(kids) == 0:
+                return None
+            child = self._choose(node, kids, pending)
+            if child < 0:
+                return None
+            path = [*path, child]
+            if not tree.materialized[child]:
+                return _Job("step", child, path)
+            node = child
+
+    def _choose(self, node: int, kids: np.ndarray, pending: _Pending) -> int:
+        """Pick one child of ``node`` by the configured rule; -1 when every slot is claimed."""
+        tree, cfg = self.tree, self.cfg
+        claimed = np.fromiter((pending.visits.get(int(c), 0) for c in kids), float, len(kids))
+        open_ = tree.materialized[kids] | (claimed == 0)  # a slot is expanded once per batch
+        if not open_.any():
+            return -1
+        n_child = tree.visits[kids] + cfg.virtual_weight * claimed
+        n_parent = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
+        values = tree.value[kids]
+        fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
+        q = np.where(np.isnan(values), fpu, values)
+        log_w = (
+            np.log(tree.multiplicity[kids]) if cfg.expansion == "widen" else tree.log_prior[kids]
+        )
+        if cfg.selection == "boltzmann":
+            with np.errstate(divide="ignore"):
+                probs = P.boltzmann_probs(q, np.where(open_, log_w, -np.inf), cfg.lam)
+            return int(kids[P.sample_index(probs, self.rng)])
+        if cfg.selection == "uct":
+            scores = P.uct_scores(q, n_child, n_parent, cfg.c)
+        else:
+            prior = P.renormalised_prior(tree.log_prior[kids])
+            scores = P.puct_scores(q, prior, n_child, n_parent, cfg.c)
+        scores = np.where(open_, scores, -np.inf)
+        best = np.flatnonzero(scores == scores.max())
+        return int(kids[best[np.argmax(tree.log_prior[kids[best]])]])  # ties: higher prior
+
+    # ------------------------------------------------------ model work (batched)
+    def _draw(self, jobs: list[_Job], pending: _Pending) -> None:
+        """Widening draws, batched. A draw that repeats an existing child descends into it and
+        the descent goes on (widening or selecting below it), as one draw from p_theta would."""
+        tree, problem = self.tree, self.problem
+        while todo := [i for i, j in enumerate(jobs) if j.kind == "sample"]:
+            drawn = problem.sample([tree.states[jobs[i].node] for i in todo], self.rng)  # type: ignore[attr-defined]
+            for i, ch in zip(todo, drawn, strict=True):
+                job = jobs[i]
+                child, created = tree.add_child(job.node, ch.action, ch.log_prior)
+                tree.multiplicity[child] += 1
+                pending.draws[job.node] -= 1
+                for n in job.path:  # a descent never sees its own virtual visits
+                    pending.visits[n] -= 1
+                path = [*job.path, child]
+                if created:
+                    tree.set_state(child, ch.state, problem.is_terminal(ch.state))
+                    jobs[i] = _Job("leaf", child, path)
+                else:
+                    nxt = self._select(pending, child, path)
+                    jobs[i] = nxt if nxt is not None else _Job("leaf", child, path)
+                for n in jobs[i].path:
+                    pending.visits[n] += 1
+
+    def _materialise(self, jobs: list[_Job]) -> None:
+        tree, problem = self.tree, self.problem
+        steps = [j for j in jobs if j.kind == "step"]
+        if steps:
+            parents = [int(tree.parent[j.node]) for j in steps]
+            actions = [int(tree.action[j.node]) for j in steps]
+            states = problem.step([tree.states[p] for p in parents], actions)  # type: ignore[attr-defined]
+            for job, state in zip(steps, states, strict=True):
+                tree.set_state(job.node, state, problem.is_terminal(state))
+            if self.cfg.expansion == "enumerate":
+                self._propose([j.node for j in steps if not tree.terminal[j.node]])
+
+    def _propose(self, nodes: list[int]) -> None:
+        if not nodes:
+            return
+        tree = self.tree
+        proposals = self.problem.propose([tree.states[n] for n in nodes], self.cfg.k)  # type: ignore[attr-defined]
+        for node, prop in zip(nodes, proposals, strict=True):
+            for a, lp in zip(prop.actions, prop.log_priors, strict=True):
+                tree.add_child(node, int(a), float(lp))
+            tree.expanded[node] = True
+
+    def _roll_out(self, jobs: list[_Job]) -> None:
+        tree = self.tree
+        todo = [
+            j for j in jobs if not (tree.terminal[j.node] and not np.isnan(tree.reward[j.node]))
+        ]
+        if todo:
+            outs = self.problem.rollout([tree.states[j.node] for j in todo], self.rng)
+            for job, out in zip(todo, outs, strict=True):
+                job.rollout = out
+        for job in jobs:
+            job.end = job.node
+            if job.rollout is None:  # a terminal already scored
+                continue
+            reward = check_reward(job.rollout.reward, f"node {job.node} (rollout)")
+            if self.cfg.expansion == "widen":
+                job.end = self._insert_path(job.node, job.rollout)
+                job.path = job.path + tree.path(job.end)[len(job.path) :]
+            if tree.terminal[job.end]:
+                tree.reward[job.end] = reward
+
+    def _insert_path(self, node: int, rollout: Rollout[Any]) -> int:
+        """Add a rollout's states below ``node`` (merging repeated draws); return the last node."""
+        tree = self.tree
+        for ch in rollout.path:
+            child, created = tree.add_child(node, ch.action, ch.log_prior)
+            if created:
+                tree.set_state(child, ch.state, self.problem.is_terminal(ch.state))
+            tree.multiplicity[child] += 1
+            node = child
+        return node
+
+    # ---------------------------------------------------------------- backup
+    def _backup(self, job: _Job) -> None:
+        tree, cfg = self.tree, self.cfg
+        if job.rollout is not None:
+            ret, terminal_state = job.rollout.reward, job.rollout.terminal
+        else:
+            ret, terminal_state = float(tree.reward[job.end]), tree.states[job.end]
+        ret = check_reward(ret, f"node {job.end}")
+        self.samples.append((terminal_state, ret))
+        if ret > self.best[1]:
+            self.best = (terminal_state, ret)
+        for n in job.path:
+            tree.visits[n] += 1
+        if cfg.backup == "soft":
+            self._soft_backup(job.path, ret)
+            return
+        for n in job.path:
+            if cfg.backup == "mean":
+                tree.value[n] = P.running_mean(tree.value[n], tree.visits[n], ret)
+            else:
+                tree.value[n] = P.running_max(tree.value[n], ret)
+
+    def _soft_backup(self, path: list[int], ret: float) -> None:
+        tree, cfg = self.tree, self.cfg
+        for n in reversed(path):
+            kids = tree.children(n)
+            kids = kids[tree.visits[kids] > 0] if len(kids) else kids
+            if len(kids) == 0:  # a leaf: its value is its return
+                tree.value[n] = ret if not tree.terminal[n] else tree.reward[n]
+                continue
+            if cfg.expansion == "widen":
+                weights = tree.multiplicity[kids].astype(np.float64)
+            else:
+                weights = P.renormalised_prior(tree.log_prior[kids])
+            tree.value[n] = P.soft_backup(tree.value[kids], weights, cfg.lam)
+
+
+def sample_tree(
+    tree: Tree, n: int, lam: float, rng: np.random.Generator | int | None = 0
+) -> list[int]:
+    """Draw ``n`` terminals from a built DTS tree by descents ∝ multiplicity·exp(lam·v).
+
+    Needs no model calls; as the tree grows these descents follow p_theta·exp(lam·r)/Z.
+    """
+    lam = P.check_lam(lam)
+    gen = as_rng(rng)
+    out: list[int] = []
+    for _ in range(n):
+        node = 0
+        while not tree.terminal[node]:
+            kids = tree.children(node)
+            kids = kids[tree.visits[kids] > 0]
+            if len(kids) == 0:
+                break
+            with np.errstate(divide="ignore"):
+                probs = P.boltzmann_probs(tree.value[kids], np.log(tree.multiplicity[kids]), lam)
+            node = int(kids[P.sample_index(probs, gen)])
+        out.append(node)
+    return out
