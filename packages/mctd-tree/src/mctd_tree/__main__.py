@@ -43,6 +43,7 @@ def compare(budget: int, parallel: int, seed: int) -> None:
 def dts_target(lam: float, sims: int, seed: int) -> None:
     problem = random_tree(3, 3, seed=seed)
     result = dts(problem, sims, lam=lam, rng=seed)
+    assert result.tree is not None
     leaves = [result.tree.states[n] for n in sample_tree(result.tree, 20_000, lam, rng=seed)]
     freq = np.bincount([problem.leaf_index(s) for s in leaves], minlength=27) / len(leaves)
     target, prior = problem.target(lam), problem.target(1e-12)

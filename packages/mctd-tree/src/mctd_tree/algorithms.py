@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mctd_tree.result import Budget, SearchResult
-from mctd_tree.search import Backup, SearchConfig, TreeSearch
+from mctd_tree.search import Backup, SearchConfig, Selection, TreeSearch
 
 Rng = np.random.Generator | int | None
 
@@ -30,7 +30,7 @@ def mcts(
     budget: Budget | int,
     *,
     k: int = 8,
-    selection: str = "uct",
+    selection: Selection = "uct",
     backup: Backup = "mean",
     c: float = math.sqrt(2.0),
     parallel: int = 1,
@@ -42,7 +42,7 @@ def mcts(
         raise ValueError(f"mcts selection must be 'uct' or 'puct', got {selection!r}")
     cfg = SearchConfig(
         "enumerate", selection, backup, c=c, k=k, parallel=parallel, virtual_weight=virtual_weight
-    )  # type: ignore[arg-type]
+    )
     return TreeSearch(problem, cfg, rng).run(budget)
 
 

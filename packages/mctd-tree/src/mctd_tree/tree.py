@@ -66,7 +66,7 @@ class Tree:
         self._capacity *= 2
         for name, (dtype, fill) in _FIELDS.items():
             old = getattr(self, name)
-            new = np.full(self._capacity, fill, dtype=dtype)
+            new: np.ndarray = np.full(self._capacity, fill, dtype=dtype)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
 
