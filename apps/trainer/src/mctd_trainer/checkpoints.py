@@ -1,0 +1,118 @@
+"""Atomic, verified safetensors checkpoints.
+
+A checkpoint ``ckpt-<step>.safetensors`` holds the model (``model.*``) and optimizer state
+(``optim.<param>.<key>``) tensors; its metadata holds the step and a SHA-256 over every tensor's
+name, dtype, shape and bytes. It is written to a temp file, fsynced and renamed into place, so a
+kill leaves either the old set or a complete new file. Loading recomputes the checksum: a
+truncated or corrupted file is reported and the previous good checkpoint is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^ckpt-(\d+)\.safetensors$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be trusted (truncated, corrupted, or not ours)."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the step it was taken after, its tensors and extra metadata."""
+
+    step: int
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    path: Path
+
+
+def digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over (name, dtype, shape, bytes) of every tensor, in sorted name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save(
+    directory: Path,
+    step: int,
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    keep: int = 3,
+) -> Path:
+    """Write ``ckpt-<step>`` atomically (temp + fsync + rename); keep the newest ``keep`` files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    metadata = {"step": str(step), "sha256": digest(tensors), "meta": json.dumps(meta)}
+    final = directory / f"ckpt-{step:09d}.safetensors"
+    tmp = directory / f".{final.name}.tmp-{os.getpid()}"
+    save_file(tensors, str(tmp), metadata=metadata)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(directory)
+    for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def load(path: Path) -> Checkpoint:
+    """Load and verify one checkpoint; raise CheckpointError with the reason if it is bad."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as e:  # safetensors raises several types for truncated/garbled files
+        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt): {e}") from e
+    if "sha256" not in metadata or "step" not in metadata:
+        raise CheckpointError(f"checkpoint {path} has no mctd step/checksum metadata")
+    if digest(tensors) != metadata["sha256"]:
+        raise CheckpointError(f"checkpoint {path} fails its SHA-256 check (corrupt data)")
+    return Checkpoint(int(metadata["step"]), tensors, json.loads(metadata.get("meta", "{}")), path)
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Checkpoint files in ``directory``, oldest first."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def load_latest(directory: Path) -> Checkpoint | None:
+    """The newest checkpoint that verifies; bad ones are reported (logged) and skipped."""
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            return load(path)
+        except CheckpointError as e:
+            log.warning("%s; falling back to the previous checkpoint", e)
+    return None
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

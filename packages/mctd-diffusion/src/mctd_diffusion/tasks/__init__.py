@@ -1,0 +1,1 @@
+"""Benchmark tasks: models, rewards and exact targets."""
