@@ -1,0 +1,364 @@
+"""Token-level search over any `LanguageModel`: a node is a completion prefix, an edge a token.
+
+`TokenSearchProblem` turns a language model, a prompt and a `Reward` on completion text into a
+problem every mctd search can run:
+
+- as a ``SamplingProblem`` (DTS, DTS*, best-of-N): ``sample`` draws the next edge from p_theta;
+- as an ``EnumerableProblem`` (MCTS, MaxEnt-TS, greedy, beam): ``propose`` lists the top-k
+  distinct next tokens with their log-probabilities, ``step`` appends one (free);
+- ``rollout`` completes states with one batched ``lm.generate`` and scores the decoded completion.
+
+States are tuples of completion token ids (the prompt is never part of a state, a reward never
+sees it, and the length limit counts completion tokens only). A state is terminal when it ends in
+an EOS token, its text contains a stop string, or it holds ``max_new_tokens`` tokens.
+
+With ``chunk = m > 1`` an edge is a chunk of up to m tokens (coarse branching: the tree is m times
+shallower for the same text). ``propose`` then takes the top-k distinct *first* tokens and extends
+each greedily (temperature 0) to m tokens in one batched ``generate`` call; the chunk's log-prior is
+the sum of its tokens' log p_theta. This keeps proposals distinct and deterministic (``propose``
+takes no random generator). ``sample`` draws all m tokens from the sampling distribution. A chunk
+ends early at EOS, a stop string or the length limit. Chunk actions are small integer ids interned
+by the problem (``chunk_tokens(action)`` gives the tokens back).
+
+Log-priors are always log p_theta under the raw model (temperature 1, no truncation), which is what
+MaxEnt-TS weights children by; ``temperature`` / ``top_p`` only shape how ``sample`` and
+``rollout`` draw.
+
+Counters mirror the language model's (``nfe`` = positions processed, ``calls`` = forward calls).
+
+`sample_from_logprobs` is the one sampling rule every mctd language-model backend uses, so that a
+seeded search draws the same tokens on any backend: one uniform per row from the numpy generator
+(none at temperature 0), inverse-CDF over the processed distribution in vocabulary order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mctd_tree.protocols import (
+    Child,
+    Counters,
+    Generation,
+    LanguageModel,
+    Proposals,
+    Reward,
+    Rollout,
+)
+
+TokenState = tuple[int, ...]
+
+
+def check_sampling(temperature: float, top_k: int = 0, top_p: float = 1.0) -> None:
+    """Validate sampling settings with clear messages."""
+    if not (isinstance(temperature, int | float) and math.isfinite(temperature)) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if not isinstance(top_k, int | np.integer) or top_k < 0:
+        raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {top_k!r}")
+    if not (0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+
+
+def process_logprobs(
+    logprobs: np.ndarray, temperature: float, top_k: int = 0, top_p: float = 1.0
+) -> np.ndarray:
+    """Sampling probabilities (B, V) float64 after temperature, top-k and top-p (nucleus).
+
+    Top-k keeps every token whose tempered log-prob is >= the k-th largest; top-p keeps the
+    smallest set of most probable tokens whose mass reaches ``top_p`` (a token is kept when the
+    mass strictly before it, in descending order, is < top_p). Temperature must be > 0 here.
+    """
+    z = np.asarray(logprobs, dtype=np.float64)
+    if z.ndim == 1:
+        z = z[None]
+    z = z / temperature
+    if top_k and top_k < z.shape[1]:
+        kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
+        z = np.where(z >= kth, z, -np.inf)
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    if top_p < 1.0:
+        vocab = p.shape[1]
+        eps = (1.0 - top_p) / vocab  # tokens below eps hold < 1 - top_p in all: always cut
+        for i in range(p.shape[0]):
+            cand = np.flatnonzero(p[i] >= eps)
+            order = cand[np.argsort(-p[i, cand], kind="stable")]
+            mass_before = np.cumsum(p[i, order]) - p[i, order]
+            keep = np.zeros(vocab, dtype=bool)
+            keep[order[mass_before < top_p]] = True
+            p[i] = np.where(keep, p[i], 0.0)
+            p[i] /= p[i].sum()
+    return p
+
+
+def sample_from_logprobs(
+    logprobs: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> np.ndarray:
+    """Draw one token per row of ``logprobs`` (B, V); the shared rule of all mctd LM backends.
+
+    Temperature 0 is greedy (first argmax) and draws no random numbers. Otherwise exactly one
+    ``rng.random()`` per row, in row order, and the token is the first index whose cumulative
+    processed probability exceeds ``u * total`` (inverse CDF in vocabulary order).
+    """
+    lp = np.asarray(logprobs)
+    if lp.ndim == 1:
+        lp = lp[None]
+    if temperature == 0:
+        return np.argmax(lp, axis=1).astype(np.int64)
+    p = process_logprobs(lp, temperature, top_k, top_p)
+    u = rng.random(p.shape[0])
+    cdf = np.cumsum(p, axis=1)
+    out = np.empty(p.shape[0], dtype=np.int64)
+    for i in range(p.shape[0]):
+        j = int(np.searchsorted(cdf[i], u[i] * cdf[i, -1], side="right"))
+        out[i] = min(j, p.shape[1] - 1)
+    return out
+
+
+class TokenSearchProblem:
+    """Search over completions of ``prompt_ids`` by ``lm``, scored by ``reward`` on their text.
+
+    ``k``: the most children ``propose`` enumerates (the algorithm's own ``k`` is capped by it);
+    ``max_new_tokens``: the completion length limit; ``chunk``: tokens per edge; ``temperature``
+    and ``top_p``: how ``sample`` and ``rollout`` draw; ``stop``: stop strings (the completion
+    text handed to the reward is cut before the first one).
+    """
+
+    def __init__(
+        self,
+        lm: LanguageModel,
+        prompt_ids: Sequence[int],
+        reward: Reward[str],
+        *,
+        k: int = 8,
+        max_new_tokens: int = 64,
+        chunk: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> None:
+        prompt = tuple(int(t) for t in prompt_ids)
+        if not prompt:
+            raise ValueError("empty prompt: TokenSearchProblem needs at least one prompt token")
+        if len(prompt) >= lm.max_context:
+            raise ValueError(
+                f"prompt of {len(prompt)} tokens does not fit the model's context of "
+                f"{lm.max_context} tokens (it must leave room for at least one new token)"
+            )
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        if not isinstance(max_new_tokens, int | np.integer) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        if not isinstance(chunk, int | np.integer) or chunk < 1:
+            raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+        check_sampling(temperature, 0, top_p)
+        if isinstance(stop, str):
+            stop = (stop,)
+        if any(not s for s in stop):
+            raise ValueError("stop strings must be non-empty")
+        self.lm = lm
+        self.prompt = prompt
+        self.reward = reward
+        self.k = int(k)
+        self.max_new_tokens = int(min(max_new_tokens, lm.max_context - len(prompt)))
+        self.chunk = int(chunk)
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.stop = tuple(stop)
+        self._eos = frozenset(int(t) for t in lm.eos_token_ids)
+        self._chunk_ids: dict[tuple[int, ...], int] = {}
+        self._chunks: list[tuple[int, ...]] = []
+        self._greedy_rng = np.random.default_rng(0)  # never drawn from: temperature 0
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def counters(self) -> Counters:
+        """The language model's counters (positions processed, forward calls)."""
+        return self.lm.counters
+
+    def root(self) -> TokenState:
+        return ()
+
+    def is_terminal(self, state: TokenState) -> bool:
+        if len(state) >= self.max_new_tokens:
+            return True
+        if state and state[-1] in self._eos:
+            return True
+        return bool(self.stop) and self._has_stop(state)
+
+    def sample(self, states: Sequence[TokenState], rng: np.random.Generator) -> list[Child[Any]]:
+        """Draw one edge (a token, or a chunk of up to ``chunk`` tokens) per state."""
+        self._check_live(states)
+        caps = [min(self.chunk, self.max_new_tokens - len(s)) for s in states]
+        gens = self._generate(states, caps, rng, self.temperature, self.top_p)
+        out: list[Child[Any]] = []
+        for s, g in zip(states, gens, strict=True):
+            toks = tuple(g.tokens)
+            out.append(Child(self._action(toks), s + toks, float(np.sum(g.logprobs))))
+        return out
+
+    def propose(self, states: Sequence[TokenState], k: int) -> list[Proposals]:
+        """Top-k distinct next tokens (or greedy chunks starting with them) with log p_theta."""
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        self._check_live(states)
+        if not states:
+            return []
+        k = min(int(k), self.k)
+        lp = np.asarray(self.lm.next_logprobs([self.prompt + s for s in states]))
+        firsts: list[np.ndarray] = []
+        for row in lp:
+            kk = min(k, row.shape[0])
+            top = np.argpartition(-row, kk - 1)[:kk]
+            top = top[np.isfinite(row[top])]
+            order = np.lexsort((top, -row[top]))  # by log-prob, ties by token id
+            firsts.append(top[order].astype(np.int64))
+        if self.chunk == 1:
+            return [Proposals(f, lp[i, f]) for i, f in enumerate(firsts)]
+        # Chunks: extend every first token greedily, all in one batched call.
+        starts: list[TokenState] = []
+        caps: list[int] = []
+        for s, f in zip(states, firsts, strict=True):
+            for a in f:
+                starts.append((*s, int(a)))
+                caps.append(min(self.chunk, self.max_new_tokens - len(s)) - 1)
+        ext = self._extend_greedy(starts, caps)
+        out: list[Proposals] = []
+        j = 0
+        for i, f in enumerate(firsts):
+            actions, priors = [], []
+            for a in f:
+                toks, tail_lp = ext[j]
+                j += 1
+                actions.append(self._action((int(a), *toks)))
+                priors.append(float(lp[i, a]) + tail_lp)
+            out.append(Proposals(np.array(actions, np.int64), np.array(priors)))
+        return out
+
+    def step(self, states: Sequence[TokenState], actions: Sequence[int]) -> list[TokenState]:
+        """Append each action's token (or chunk) to its state: no model work."""
+        return [s + self.chunk_tokens(a) for s, a in zip(states, actions, strict=True)]
+
+    def rollout(self, states: Sequence[TokenState], rng: np.random.Generator) -> list[Rollout[Any]]:
+        """Complete every state with p_theta in one batched ``generate``; score the texts."""
+        terminals: list[TokenState] = list(states)
+        paths: list[list[Child[Any]]] = [[] for _ in states]
+        infos: list[dict[str, Any]] = [{} for _ in states]
+        live = [i for i, s in enumerate(states) if not self.is_terminal(s)]
+        if live:
+            caps = [self.max_new_tokens - len(states[i]) for i in live]
+            gens = self._generate(
+                [states[i] for i in live], caps, rng, self.temperature, self.top_p
+            )
+            for i, g in zip(live, gens, strict=True):
+                terminals[i] = states[i] + tuple(g.tokens)
+                paths[i] = self._edges(states[i], g)
+                infos[i] = {"finish_reason": g.finish_reason, "logprobs": g.logprobs}
+        texts = [self.completion_text(t) for t in terminals]
+        rewards = np.asarray(self.reward(texts), dtype=np.float64).reshape(-1)
+        if rewards.shape != (len(texts),):
+            raise ValueError(
+                f"reward returned {rewards.shape[0]} values for {len(texts)} completions"
+            )
+        for r, text in zip(rewards, texts, strict=True):
+            if math.isnan(r):
+                raise ValueError(f"reward returned NaN for the completion {text[:200]!r}")
+        return [
+            Rollout(p, float(r), t, info)
+            for p, r, t, info in zip(paths, rewards, terminals, infos, strict=True)
+        ]
+
+    # --------------------------------------------------------------- helpers
+    def prefix(self, state: TokenState) -> tuple[int, ...]:
+        """Prompt plus completion: the token ids the model conditions on."""
+        return self.prompt + tuple(state)
+
+    def completion_text(self, state: TokenState) -> str:
+        """The completion's text (special tokens dropped), cut before the first stop string."""
+        text = self.lm.decode([t for t in state if t not in self._eos])
+        for s in self.stop:
+            at = text.find(s)
+            if at >= 0:
+                text = text[:at]
+        return text
+
+    def chunk_tokens(self, action: int) -> tuple[int, ...]:
+        """The tokens of an edge: the token itself when ``chunk == 1``, else the interned chunk."""
+        return (int(action),) if self.chunk == 1 else self._chunks[int(action)]
+
+    def _action(self, toks: tuple[int, ...]) -> int:
+        if self.chunk == 1:
+            return toks[0]
+        aid = self._chunk_ids.get(toks)
+        if aid is None:
+            aid = self._chunk_ids[toks] = len(self._chunks)
+            self._chunks.append(toks)
+        return aid
+
+    def _edges(self, state: TokenState, g: Generation) -> list[Child[Any]]:
+        """Cut a rollout into tree edges of ``chunk`` tokens, aligned at ``state``."""
+        edges: list[Child[Any]] = []
+        cur = state
+        for j in range(0, len(g.tokens), self.chunk):
+            toks = tuple(int(t) for t in g.tokens[j : j + self.chunk])
+            cur = cur + toks
+            edges.append(
+                Child(self._action(toks), cur, float(np.sum(g.logprobs[j : j + self.chunk])))
+            )
+        return edges
+
+    def _has_stop(self, state: TokenState) -> bool:
+        text = self.lm.decode([t for t in state if t not in self._eos])
+        return any(s in text for s in self.stop)
+
+    def _check_live(self, states: Sequence[TokenState]) -> None:
+        for s in states:
+            if self.is_terminal(s):
+                raise ValueError(f"cannot expand a terminal state (length {len(s)})")
+
+    def _generate(
+        self,
+        states: Sequence[TokenState],
+        caps: Sequence[int],
+        rng: np.random.Generator,
+        temperature: float,
+        top_p: float,
+    ) -> list[Generation]:
+        """``lm.generate`` for rows with different length caps: one call per distinct cap."""
+        out: list[Generation | None] = [None] * len(states)
+        for cap in sorted(set(caps), reverse=True):
+            rows = [i for i, c in enumerate(caps) if c == cap]
+            gens = self.lm.generate(
+                [self.prompt + tuple(states[i]) for i in rows],
+                rng,
+                max_new_tokens=cap,
+                temperature=temperature,
+                top_p=top_p,
+                stop=self.stop,
+            )
+            for i, g in zip(rows, gens, strict=True):
+                out[i] = g
+        return [g for g in out if g is not None]
+
+    def _extend_greedy(
+        self, starts: list[TokenState], caps: list[int]
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """Greedy continuation of each start by up to its cap tokens (none if it is terminal)."""
+        res: list[tuple[tuple[int, ...], float]] = [((), 0.0)] * len(starts)
+        live = [i for i, s in enumerate(starts) if caps[i] > 0 and not self.is_terminal(s)]
+        if live:
+            gens = self._generate(
+                [starts[i] for i in live], [caps[i] for i in live], self._greedy_rng, 0.0, 1.0
+            )
+            for i, g in zip(live, gens, strict=True):
+                res[i] = (tuple(int(t) for t in g.tokens), float(np.sum(g.logprobs)))
+        return res
