@@ -1,0 +1,543 @@
+"""`TorchLM`: the mctd `LanguageModel` protocol on PyTorch + transformers, with tree-aware KV reuse.
+
+Every position a call computes goes into a `PrefixCache` (a radix tree keyed by token ids) with its
+keys/values and final hidden state, so a later call on any prefix that shares cached ancestors only
+computes the positions after them, and a fully cached prefix costs one ``lm_head`` product. This is
+what makes token-level tree search cheap: a node's expansion feeds one token, a rollout from it
+starts decoding at once, and rollout tokens become cached tree positions for free.
+
+A batch of prefixes of different lengths is laid out left-padded: each row's cached past is copied
+into one buffer ending at column P, its new tokens (left-padded) follow, and an explicit 4-D
+attention mask plus ``position_ids`` (each row counts from 0 at its first real token) make padding
+invisible. The buffer is preallocated, so decoding writes keys/values in place (no per-step
+concatenation), and rows that stop are dropped from the batch. Rows never share a mutable cache
+object: the batch buffer is private to the call and cached segments are copied out of it.
+
+Counters: ``nfe`` counts positions fed through the transformer (prefill + decode, rollouts
+included); ``calls`` counts forward calls. A next-token distribution read from a cached hidden state
+costs neither (it is one ``lm_head`` product, about 1/5 of a position's FLOPs for SmolLM2-135M).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.protocols import Counters, Generation
+from transformers.cache_utils import Cache, DynamicLayer
+
+from mctd_llm_torch.loading import (
+    DEFAULT_MODEL,
+    load_model_and_tokenizer,
+    resolve_source,
+)
+from mctd_llm_torch.prefix_cache import CacheStats, Match, PrefixCache
+
+DEFAULT_MAX_CACHE_POSITIONS = 16384
+_EOS_NAMES = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else the best available: cuda > mps > cpu."""
+    if device is not None and str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> torch.dtype:
+    """``dtype`` if given, else bf16 on CUDA, fp16 on MPS, fp32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is not None and dtype != "auto":
+        resolved = getattr(torch, str(dtype).replace("torch.", ""), None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"unknown dtype {dtype!r}")
+        return resolved
+    return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device.type, torch.float32)
+
+
+class _BufferLayer(DynamicLayer):
+    """A full-attention cache layer that writes into a preallocated buffer view (no concat)."""
+
+    def __init__(self, kbuf: torch.Tensor, vbuf: torch.Tensor, length: int) -> None:
+        super().__init__()
+        self.set_buffers(kbuf, vbuf, length)
+
+    def set_buffers(self, kbuf: torch.Tensor, vbuf: torch.Tensor, length: int) -> None:
+        self.kbuf, self.vbuf, self.length = kbuf, vbuf, length
+        self.dtype, self.device = kbuf.dtype, kbuf.device
+        self.is_initialized = True
+        self.keys = kbuf[:, :, :length]
+        self.values = vbuf[:, :, :length]
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        pass
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n = key_states.shape[-2]
+        end = self.length + n
+        if end > self.kbuf.shape[-2]:
+            raise RuntimeError("mctd-llm-torch: batch KV buffer overflow (internal error)")
+        self.kbuf[:, :, self.length : end] = key_states
+        self.vbuf[:, :, self.length : end] = value_states
+        self.length = end
+        self.keys = self.kbuf[:, :, :end]
+        self.values = self.vbuf[:, :, :end]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+
+@dataclass
+class _Batch:
+    """A private, left-padded batch: ``buf`` (layers, 2, B, kv_heads, capacity, head_dim) and the
+    key mask over its used columns."""
+
+    buf: torch.Tensor
+    keymask: torch.Tensor  # (B, capacity) bool
+    length: int
+    cache: Cache
+    layers: list[_BufferLayer]
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only ``rows`` (drops finished rows; copies the used columns once)."""
+        self.buf = self.buf.index_select(2, rows)
+        self.keymask = self.keymask.index_select(0, rows)
+        for i, layer in enumerate(self.layers):
+            layer.set_buffers(self.buf[i, 0], self.buf[i, 1], self.length)
+
+
+class TorchLM:
+    """A Hugging Face causal LM as an mctd `LanguageModel`, with a bounded tree-aware KV cache.
+
+    ``model``: ``"default"`` (the embedded SmolLM2-135M-Instruct), a Hub id, a local folder, or a
+    ``.gguf`` file. ``device``: ``"cpu"``/``"cuda"``/``"mps"`` or None for the best available.
+    ``dtype``: default bf16 on CUDA, fp16 on MPS, fp32 on CPU. ``max_cache_positions``: the bound on
+    cached positions (see `PrefixCache`; each costs ``cache_bytes_per_position`` bytes).
+    ``prefill_tokens``: the most (padded) new positions one prefill forward call takes.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        max_cache_positions: int = DEFAULT_MAX_CACHE_POSITIONS,
+        prefill_tokens: int = 8192,
+        progress: bool = True,
+        _loaded: tuple[Any, Any] | None = None,
+    ) -> None:
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(self.device, dtype)
+        self.name = os.fspath(model)
+        if _loaded is None:
+            source = resolve_source(model, progress=progress)
+            hf_model, tok = load_model_and_tokenizer(
+                source, dtype=self.dtype, device=self.device, model_name=self.name
+            )
+        else:
+            hf_model, tok = _loaded
+            hf_model.to(device=self.device, dtype=self.dtype)
+            hf_model.eval()
+        self.model = hf_model
+        self.tokenizer = tok
+        self._base = getattr(hf_model, hf_model.base_model_prefix)
+        self._head = hf_model.get_output_embeddings()
+        cfg = hf_model.config.get_text_config(decoder=True)
+        self._layers = int(cfg.num_hidden_layers)
+        self._kv_heads = int(getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
+        self._head_dim = int(
+            getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        )
+        self._hidden = int(cfg.hidden_size)
+        self._vocab = int(cfg.vocab_size)
+        self._max_context = int(getattr(cfg, "max_position_embeddings", 2048))
+        attn = getattr(hf_model.config, "_attn_implementation", "sdpa")
+        if attn not in ("sdpa", "eager"):
+            hf_model.set_attn_implementation("sdpa")
+            attn = "sdpa"
+        self._bool_mask = attn == "sdpa"
+        self._pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
+        self._eos = self._find_eos()
+        self.cache = PrefixCache(max_cache_positions)
+        self.prefill_tokens = int(prefill_tokens)
+        self.counters = Counters()
+        self._check_head()
+
+    @classmethod
+    def default(cls, **kwargs: Any) -> TorchLM:
+        """The embedded SmolLM2-135M-Instruct (converted once to safetensors, then reused)."""
+        return cls(DEFAULT_MODEL, **kwargs)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **kwargs: Any) -> TorchLM:
+        """Wrap an already-built transformers causal LM and tokenizer (e.g. a tiny test model)."""
+        return cls(
+            getattr(model, "name_or_path", "in-memory"), _loaded=(model, tokenizer), **kwargs
+        )
+
+    # ---------------------------------------------------------------- protocol
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return self._eos
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab
+
+    @property
+    def max_context(self) -> int:
+        return self._max_context
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True))
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        out = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, tokenize=True
+        )
+        if hasattr(out, "keys") and "input_ids" in out:
+            out = out["input_ids"]
+        return [int(t) for t in out]
+
+    def reset_counters(self) -> None:
+        self.counters.nfe = 0
+        self.counters.calls = 0
+
+    @torch.inference_mode()
+    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        """Next-token log-probs (B, V) float32; computes only positions not cached before."""
+        rows = [self._check_prefix(p) for p in prefixes]
+        if not rows:
+            return np.zeros((0, self._vocab), np.float32)
+        self._ensure(rows)
+        distinct = list(dict.fromkeys(rows))
+        hidden = torch.stack([self.cache.match(p).last_hidden() for p in distinct])
+        lp = self._logprobs(hidden)
+        where = {p: i for i, p in enumerate(distinct)}
+        out = lp[[where[p] for p in rows]]
+        self.cache.evict()
+        return out
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        rng: np.random.Generator,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> list[Generation]:
+        """Batched sampling from each prefix with per-row stop (EOS, a stop string, the length).
+
+        Randomness: `sample_from_logprobs` (one uniform per active row per step, none at
+        temperature 0). ``Generation.logprobs`` are the raw model log-probs (temperature 1) of the
+        sampled tokens, e.g. for perplexity. The token that completes a stop string is kept.
+        """
+        check_sampling(temperature, top_k, top_p)
+        if not isinstance(max_new_tokens, int | np.integer) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        if isinstance(stop, str):
+            stop = (stop,)
+        rows = [self._check_prefix(p, generating=True) for p in prefixes]
+        if not rows:
+            return []
+        self._ensure(rows)
+        n = len(rows)
+        caps = [min(int(max_new_tokens), self._max_context - len(r)) for r in rows]
+        steps = max(caps)
+        matches = [self.cache.match(r) for r in rows]
+        batch = self._assemble(matches, extra=steps - 1)
+        p0 = batch.length
+        hidden0 = torch.stack([m.last_hidden() for m in matches])
+        lp = self._logprobs(hidden0)
+        hbuf = torch.empty(n, max(steps - 1, 1), self._hidden, dtype=self.dtype, device=self.device)
+        toks: list[list[int]] = [[] for _ in range(n)]
+        lps: list[list[float]] = [[] for _ in range(n)]
+        reason = ["length"] * n
+        active = list(range(n))  # original row of each batch row
+        window = max((len(s) for s in stop), default=0) + 8
+        lens = torch.tensor([len(r) for r in rows], device=self.device)
+        for t in range(steps):
+            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            going: list[int] = []  # batch positions that go on
+            done: list[int] = []
+            for j, i in enumerate(active):
+                tok = int(drawn[j])
+                toks[i].append(tok)
+                lps[i].append(float(lp[j, tok]))
+                if tok in self._eos:
+                    reason[i] = "eos"
+                elif stop and any(s in self.decode(toks[i][-window:]) for s in stop):
+                    reason[i] = "stop"
+                elif len(toks[i]) >= caps[i]:
+                    reason[i] = "length"
+                else:
+                    going.append(j)
+                    continue
+                done.append(j)
+            if done and t > 0:
+                self._store_generated(
+                    batch, p0, t, [active[j] for j in done], done, rows, toks, hbuf
+                )
+            if not going:
+                break
+            if done:
+                keep = torch.tensor(going, device=self.device)
+                batch.select(keep)
+                lens = lens.index_select(0, keep)
+                active = [active[j] for j in going]
+            ids = torch.tensor([[toks[i][-1]] for i in active], device=self.device)
+            col = p0 + t
+            batch.keymask[:, col] = True
+            pos = (lens + t).unsqueeze(1)
+            mask = batch.keymask[:, None, None, : col + 1]
+            h = self._forward(ids, mask, pos, batch)[:, -1]
+            batch.length = col + 1
+            hbuf[torch.tensor(active, device=self.device), t] = h
+            lp = self._logprobs(h)
+            self.counters.nfe += len(active)
+        self.cache.evict()
+        return [Generation(toks[i], np.asarray(lps[i], np.float32), reason[i]) for i in range(n)]
+
+    # ---------------------------------------------------------------- extras
+    def clear_cache(self) -> None:
+        """Drop every cached prefix (counters are kept)."""
+        self.cache.clear()
+
+    def cache_stats(self) -> CacheStats:
+        return self.cache.stats()
+
+    @property
+    def cache_bytes_per_position(self) -> int:
+        """Memory one cached position takes: keys + values of every layer, and the hidden state."""
+        per = self._layers * 2 * self._kv_heads * self._head_dim + self._hidden
+        return per * torch.finfo(self.dtype).bits // 8
+
+    # ---------------------------------------------------------------- internals
+    def _find_eos(self) -> frozenset[int]:
+        ids: set[int] = set()
+        for src in (
+            self.model.config,
+            getattr(self.model, "generation_config", None),
+            self.tokenizer,
+        ):
+            e = getattr(src, "eos_token_id", None)
+            if isinstance(e, int):
+                ids.add(e)
+            elif isinstance(e, list | tuple):
+                ids.update(int(x) for x in e)
+        special = set(getattr(self.tokenizer, "all_special_tokens", []) or [])
+        vocab = self.tokenizer.get_vocab()
+        for name in _EOS_NAMES:
+            if name in special and name in vocab:
+                ids.add(int(vocab[name]))
+        return frozenset(i for i in ids if 0 <= i < self._vocab)
+
+    def _check_head(self) -> None:
+        """Refuse architectures whose logits are not ``lm_head(final hidden)`` (e.g. soft-capped):
+        cached hidden states would give wrong distributions."""
+        ids = torch.tensor([[self._pad_id, 1 % self._vocab, 2 % self._vocab]], device=self.device)
+        with torch.inference_mode():
+            full = self.model(input_ids=ids).logits.float()
+            mine = self._head(self._base(input_ids=ids).last_hidden_state).float()
+        if not torch.allclose(full, mine, rtol=1e-3, atol=1e-3):
+            raise NotImplementedError(
+                f"{type(self.model).__name__} post-processes its logits; TorchLM supports models "
+                "whose logits are lm_head(final hidden state)"
+            )
+
+    def _check_prefix(self, prefix: Sequence[int], generating: bool = False) -> tuple[int, ...]:
+        p = tuple(int(t) for t in prefix)
+        if not p:
+            raise ValueError("empty prompt: a prefix needs at least one token")
+        limit = self._max_context - (1 if generating else 0)
+        if len(p) > limit:
+            raise ValueError(
+                f"prompt of {len(p)} tokens is longer than the model's context of "
+                f"{self._max_context} tokens"
+                + (" (leaving room for one new token)" if generating else "")
+            )
+        if min(p) < 0 or max(p) >= self._vocab:
+            raise ValueError(f"token ids must be in [0, {self._vocab})")
+        return p
+
+    def _logprobs(self, hidden: torch.Tensor) -> np.ndarray:
+        logits = self._head(hidden).float()
+        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+
+    def _assemble(self, matches: list[Match], extra: int) -> _Batch:
+        """Copy each row's cached past into a fresh left-padded buffer (``extra`` free columns)."""
+        b = len(matches)
+        past = max(m.length for m in matches)
+        cap = past + extra
+        buf = torch.empty(
+            self._layers,
+            2,
+            b,
+            self._kv_heads,
+            cap,
+            self._head_dim,
+            dtype=self.dtype,
+            device=self.device,
+        )
+        keymask = torch.zeros(b, cap, dtype=torch.bool, device=self.device)
+        for i, m in enumerate(matches):
+            off = past - m.length
+            if off:
+                buf[:, :, i, :, :off].zero_()
+            keymask[i, off:past] = True
+            for node, used in m.segments:
+                assert node.kv is not None
+                buf[:, :, i, :, off : off + used] = node.kv[:, :, :, :used]
+                off += used
+        layers = [_BufferLayer(buf[i, 0], buf[i, 1], past) for i in range(self._layers)]
+        return _Batch(buf, keymask, past, Cache(layers=layers), layers)  # type: ignore[arg-type]
+
+    def _forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, batch: _Batch
+    ) -> torch.Tensor:
+        if not self._bool_mask:
+            zero = torch.zeros((), dtype=self.dtype, device=self.device)
+            mask = torch.where(mask, zero, torch.finfo(self.dtype).min)
+        out = self._base(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=batch.cache,
+            use_cache=True,
+        )
+        self.counters.calls += 1
+        return out.last_hidden_state
+
+    def _ensure(self, seqs: list[tuple[int, ...]]) -> None:
+        """Compute and cache every position of ``seqs`` not cached yet, each exactly once.
+
+        Prefixes that share uncached tokens are computed in rounds: first up to the point where
+        they diverge (one target per group), then their own tails.
+        """
+        pending = list(dict.fromkeys(seqs))
+        while pending:
+            todo = []
+            for s in pending:
+                m = self.cache.match(s, touch=False)
+                if m.length < len(s):
+                    todo.append((s, m))
+            if not todo:
+                return
+            targets = _round_targets(todo)
+            targets.sort(key=lambda tm: len(tm[0]) - tm[1].length)
+            start = 0
+            while start < len(targets):
+                end = start + 1
+                while end < len(targets):
+                    width = len(targets[end][0]) - targets[end][1].length
+                    if (end + 1 - start) * width > self.prefill_tokens:
+                        break
+                    end += 1
+                self._prefill(targets[start:end])
+                start = end
+            pending = [s for s, _ in todo]
+
+    def _prefill(self, targets: list[tuple[tuple[int, ...], Match]]) -> None:
+        """One forward call computing the uncached tail of every target; cache the results."""
+        # Re-match: an earlier chunk of this round may have split nodes on these paths.
+        matches = [self.cache.match(s) for s, _ in targets]
+        seqs = [s for s, _ in targets]
+        news = [s[m.length :] for s, m in zip(seqs, matches, strict=True)]
+        n_new = max(len(x) for x in news)
+        batch = self._assemble(matches, extra=n_new)
+        past = batch.length
+        b = len(seqs)
+        ids = torch.full((b, n_new), self._pad_id, dtype=torch.long, device=self.device)
+        pos = torch.zeros((b, n_new), dtype=torch.long, device=self.device)
+        for i, (x, m) in enumerate(zip(news, matches, strict=True)):
+            off = n_new - len(x)
+            ids[i, off:] = torch.tensor(x, device=self.device)
+            pos[i, off:] = torch.arange(m.length, m.length + len(x), device=self.device)
+            batch.keymask[i, past + off :] = True
+        total = past + n_new
+        q = torch.arange(n_new, device=self.device)[:, None] + past
+        k = torch.arange(total, device=self.device)[None, :]
+        causal = k <= q
+        mask = batch.keymask[:, None, None, :total] & causal[None, None]
+        # Padding queries attend to themselves only, so no row of the softmax is empty (NaN).
+        mask[:, :, torch.arange(n_new), past + torch.arange(n_new, device=self.device)] = True
+        hidden = self._forward(ids, mask, pos, batch)
+        batch.length = total
+        for i, (s, x, m) in enumerate(zip(seqs, news, matches, strict=True)):
+            kv = batch.buf[:, :, i, :, total - len(x) : total].clone()
+            h = hidden[i, n_new - len(x) :].clone()
+            self.cache.insert(s, m.length, kv, h)
+        self.counters.nfe += sum(len(x) for x in news)
+
+    def _store_generated(
+        self,
+        batch: _Batch,
+        p0: int,
+        fed: int,
+        orig_rows: list[int],
+        batch_rows: list[int],
+        rows: list[tuple[int, ...]],
+        toks: list[list[int]],
+        hbuf: torch.Tensor,
+    ) -> None:
+        """Cache the ``fed`` generated positions of finishing rows (the last token is not fed)."""
+        for i, j in zip(orig_rows, batch_rows, strict=True):
+            kv = batch.buf[:, :, j, :, p0 : p0 + fed].clone()
+            self.cache.insert(
+                rows[i] + tuple(toks[i][:fed]), len(rows[i]), kv, hbuf[i, :fed].clone()
+            )
+
+
+def _lcp(a: Sequence[int], b: Sequence[int], start: int) -> int:
+    n = min(len(a), len(b))
+    i = start
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _round_targets(
+    todo: list[tuple[tuple[int, ...], Match]],
+) -> list[tuple[tuple[int, ...], Match]]:
+    """Targets of one prefill round: no two share an uncached position.
+
+    Prefixes whose first uncached token (and everything before it) agree form a group; each is cut
+    at its nearest divergence from another member of its group (or kept whole if none).
+    """
+    groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], Match]]] = {}
+    for s, m in todo:
+        groups.setdefault(s[: m.length + 1], []).append((s, m))
+    out: dict[tuple[int, ...], Match] = {}
+    for members in groups.values():
+        for s, m in members:
+            cut = len(s)
+            for s2, _ in members:
+                if s2 is not s:
+                    cut = min(cut, _lcp(s, s2, m.length + 1))
+            out.setdefault(s[:cut], m)
+    return list(out.items())
+
+
+__all__ = ["DEFAULT_MAX_CACHE_POSITIONS", "TorchLM", "pick_device", "pick_dtype"]

@@ -1,0 +1,210 @@
+"""TorchLM on a tiny random Llama: tree-cache exactness, batching, stopping, counters, eviction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from mctd_llm_torch import ModelNotFoundError, PrefixCache, TorchLM
+from mctd_llm_torch.testing import EOS, full_logprobs
+from mctd_tree import LanguageModel
+
+Make = Callable[..., TorchLM]
+
+
+def random_tree(rng: np.random.Generator, nodes: int = 14) -> list[tuple[int, ...]]:
+    """Prefixes forming a random tree: each extends a random earlier one by 1-4 tokens."""
+    seqs = [tuple(int(t) for t in rng.integers(2, 60, rng.integers(1, 7)))]
+    for _ in range(nodes - 1):
+        parent = seqs[int(rng.integers(len(seqs)))]
+        cut = int(rng.integers(1, len(parent) + 1))  # branch anywhere on the parent's path
+        seqs.append(parent[:cut] + tuple(int(t) for t in rng.integers(2, 60, rng.integers(1, 5))))
+    return seqs
+
+
+def assert_matches_full(lm: TorchLM, seqs: list[tuple[int, ...]], got: np.ndarray) -> None:
+    for s, row in zip(seqs, got, strict=True):
+        ref = full_logprobs(lm, s)[-1].numpy()
+        np.testing.assert_allclose(row, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_tree_cache_logprobs_equal_full_forward(make_lm: Make, seed: int, attn: str) -> None:
+    lm = make_lm(seed=seed, attn=attn)
+    rng = np.random.default_rng(seed)
+    seqs = random_tree(rng)
+    for _ in range(4):  # random batches of mixed lengths, repeats and shared ancestors
+        batch = [seqs[int(i)] for i in rng.integers(len(seqs), size=int(rng.integers(1, 7)))]
+        assert_matches_full(lm, batch, lm.next_logprobs(batch))
+    assert_matches_full(lm, seqs, lm.next_logprobs(seqs))
+
+
+def test_generated_logprobs_and_cached_rollout_positions_are_exact(make_lm: Make) -> None:
+    lm = make_lm(seed=1)
+    rng = np.random.default_rng(0)
+    seqs = random_tree(rng, 6)
+    gens = lm.generate(seqs, rng, max_new_tokens=7, temperature=0.9, top_p=0.95)
+    for s, g in zip(seqs, gens, strict=True):
+        ref = full_logprobs(lm, s + tuple(g.tokens)).numpy()
+        want = [ref[len(s) - 1 + j, t] for j, t in enumerate(g.tokens)]
+        np.testing.assert_allclose(g.logprobs, want, rtol=1e-4, atol=1e-4)
+    # Every prefix along a rollout (except past its last token) is now cached: free and exact.
+    before = lm.counters.snapshot()
+    along = [
+        s + tuple(g.tokens[:j])
+        for s, g in zip(seqs, gens, strict=True)
+        for j in range(1, len(g.tokens))
+    ]
+    got = lm.next_logprobs(along)
+    assert lm.counters.since(before).nfe == 0
+    assert_matches_full(lm, along, got)
+
+
+def test_batched_equals_unbatched(make_lm: Make) -> None:
+    seqs = random_tree(np.random.default_rng(5), 8)
+    batched = make_lm(seed=2)
+    single = make_lm(seed=2)
+    lp_b = batched.next_logprobs(seqs)
+    lp_s = np.concatenate([single.next_logprobs([s]) for s in seqs])
+    np.testing.assert_allclose(lp_b, lp_s, rtol=1e-4, atol=1e-5)
+    gen_b = batched.generate(seqs, np.random.default_rng(0), max_new_tokens=6, temperature=0)
+    fresh = make_lm(seed=2)
+    for s, g in zip(seqs, gen_b, strict=True):
+        (g1,) = fresh.generate([s], np.random.default_rng(0), max_new_tokens=6, temperature=0)
+        assert g1.tokens == g.tokens
+        np.testing.assert_allclose(g1.logprobs, g.logprobs, rtol=1e-4, atol=1e-5)
+
+
+def test_eos_stops_its_row_and_only_that_row(make_lm: Make) -> None:
+    rows = [(3, 4, 5), (7, 8), (9, 10, 11, 12)]
+    base = make_lm(seed=3).generate(rows, np.random.default_rng(0), max_new_tokens=8, temperature=0)
+    assert all(g.finish_reason == "length" and EOS not in g.tokens for g in base)
+    # Declare row 0's third generated token the EOS (absent from the other rows' outputs).
+    stop_tok = base[0].tokens[2]
+    assert all(stop_tok not in g.tokens for g in base[1:]) and stop_tok not in base[0].tokens[:2]
+    lm = make_lm(seed=3, eos=stop_tok)
+    assert stop_tok in lm.eos_token_ids
+    gens = lm.generate(rows, np.random.default_rng(0), max_new_tokens=8, temperature=0)
+    assert gens[0].tokens == base[0].tokens[:3] and gens[0].finish_reason == "eos"
+    for g, b in zip(gens[1:], base[1:], strict=True):
+        assert g.tokens == b.tokens and g.finish_reason == "length"
+
+
+def test_stop_strings_stop_a_row(make_lm: Make) -> None:
+    lm = make_lm(seed=3)
+    (g,) = lm.generate([(3, 4, 5)], np.random.default_rng(0), max_new_tokens=8, temperature=0)
+    text = lm.decode(g.tokens[:3])
+    (h,) = lm.generate(
+        [(3, 4, 5)], np.random.default_rng(0), max_new_tokens=8, temperature=0, stop=[text[-2:]]
+    )
+    assert h.finish_reason == "stop" and h.tokens == g.tokens[: len(h.tokens)]
+    assert text[-2:] in lm.decode(h.tokens) and len(h.tokens) <= 3
+
+
+def test_counters_equal_a_hand_count(make_lm: Make) -> None:
+    lm = make_lm()
+    assert isinstance(lm, LanguageModel)
+    lm.next_logprobs([(5, 6, 7)])
+    assert (lm.counters.nfe, lm.counters.calls) == (3, 1)
+    lm.next_logprobs([(5, 6, 7, 8), (5, 6, 7, 9), (5, 6, 7)])  # two new positions, one call
+    assert (lm.counters.nfe, lm.counters.calls) == (5, 2)
+    lm.next_logprobs([(5, 6, 7, 8)])  # cached: no forward at all
+    assert (lm.counters.nfe, lm.counters.calls) == (5, 2)
+    # Two prefixes sharing an uncached ancestor: the ancestor once, then the two tails.
+    lm.next_logprobs([(20, 21, 22, 23), (20, 21, 24)])
+    assert (lm.counters.nfe, lm.counters.calls) == (5 + 5, 2 + 2)
+    # generate: 5 new tokens from a cached prefix feed 4 of them (the last is never fed).
+    g = lm.generate([(5, 6, 7, 8)] * 2, np.random.default_rng(0), max_new_tokens=5)
+    assert all(x.finish_reason == "length" for x in g)
+    assert lm.counters.nfe == 10 + 2 * 4 and lm.counters.calls == 4 + 4
+    lm.reset_counters()
+    assert (lm.counters.nfe, lm.counters.calls) == (0, 0)
+
+
+def test_cache_eviction_respects_the_bound_and_stays_exact(make_lm: Make) -> None:
+    lm = make_lm(seed=4, max_cache_positions=24)
+    rng = np.random.default_rng(4)
+    seqs = random_tree(rng, 20)
+    for _ in range(6):
+        batch = [seqs[int(i)] for i in rng.integers(len(seqs), size=4)]
+        assert_matches_full(lm, batch, lm.next_logprobs(batch))
+        assert lm.cache_stats().positions <= 24
+        lm.generate(batch[:2], rng, max_new_tokens=5)
+        assert lm.cache_stats().positions <= 24
+    assert lm.cache_stats().evicted_positions > 0
+    assert lm.cache_bytes_per_position == (2 * 2 * 2 * 8 + 32) * 4
+
+
+def test_prefix_cache_evicts_least_recently_used_leaves() -> None:
+    cache = PrefixCache(max_positions=6)
+
+    def put(ids: tuple[int, ...]) -> None:
+        m = cache.match(ids)
+        n = len(ids) - m.length
+        cache.insert(ids, m.length, torch.zeros(1, 2, 1, n, 1), torch.zeros(n, 1))
+
+    put((1, 2, 3))
+    put((1, 2, 4))  # splits (1,2,3) into (1,2) + (3,)
+    put((1, 5))
+    assert (cache.positions, cache.nodes) == (5, 5)
+    cache.match((1, 2, 3))  # touch: (1,2,4) and (1,5) are now older
+    put((1, 2, 3, 6, 7))
+    assert cache.positions == 7
+    cache.evict()
+    assert cache.positions <= 6
+    assert cache.match((1, 2, 3, 6, 7)).length == 5  # the recent path survives
+    assert cache.match((1, 2, 4)).length == 2  # the oldest leaf went first
+
+
+def test_sampling_is_reproducible_and_top_k_1_is_greedy(make_lm: Make) -> None:
+    lm = make_lm(seed=6)
+    a = lm.generate([(3, 4)] * 3, np.random.default_rng(9), max_new_tokens=6)
+    b = make_lm(seed=6).generate([(3, 4)] * 3, np.random.default_rng(9), max_new_tokens=6)
+    assert [g.tokens for g in a] == [g.tokens for g in b]
+    greedy = lm.generate([(3, 4)], np.random.default_rng(0), max_new_tokens=6, temperature=0)
+    top1 = lm.generate([(3, 4)], np.random.default_rng(1), max_new_tokens=6, top_k=1)
+    assert greedy[0].tokens == top1[0].tokens
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda lm: lm.next_logprobs([[]]), "empty prompt"),
+        (lambda lm: lm.next_logprobs([[3] * 129]), "longer than the model's context"),
+        (
+            lambda lm: lm.generate([[3] * 128], np.random.default_rng(0), max_new_tokens=2),
+            "context",
+        ),
+        (
+            lambda lm: lm.generate(
+                [[3]], np.random.default_rng(0), max_new_tokens=2, temperature=-1
+            ),
+            "temperature",
+        ),
+        (
+            lambda lm: lm.generate([[3]], np.random.default_rng(0), max_new_tokens=0),
+            "max_new_tokens",
+        ),
+        (
+            lambda lm: lm.generate([[3]], np.random.default_rng(0), max_new_tokens=2, top_p=0),
+            "top_p",
+        ),
+    ],
+)
+def test_bad_input_is_rejected_clearly(
+    make_lm: Make, call: Callable[[TorchLM], object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        call(make_lm())
+
+
+def test_unknown_model_offline_names_the_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="offline") as err:
+        TorchLM("no-such-org/no-such-model-mctd", device="cpu")
+    assert "local folder" in str(err.value) and ".gguf" in str(err.value)
+    with pytest.raises(ModelNotFoundError, match="GGUF file not found"):
+        TorchLM("/nonexistent/model.gguf", device="cpu")
