@@ -30,10 +30,20 @@ def sliced_wasserstein(
     rng = np.random.default_rng(rng)
     u = rng.standard_normal((x.shape[1], n_proj))
     u /= np.linalg.norm(u, axis=0, keepdims=True)
-    qs = (np.arange(max(len(x), len(y))) + 0.5) / max(len(x), len(y))
-    px = np.quantile(x @ u, qs, axis=0)
-    py = np.quantile(y @ u, qs, axis=0)
+    m = max(len(x), len(y))
+    qs = (np.arange(m) + 0.5) / m
+    px, py = _quantiles(np.sort(x @ u, axis=0), qs), _quantiles(np.sort(y @ u, axis=0), qs)
     return float(np.sqrt(((px - py) ** 2).mean()))
+
+
+def _quantiles(sorted_cols: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Column quantiles of column-sorted data at levels qs (linear interpolation)."""
+    n = len(sorted_cols)
+    pos = np.clip(qs * n - 0.5, 0, n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (pos - lo)[:, None]
+    return sorted_cols[lo] * (1 - frac) + sorted_cols[hi] * frac
 
 
 def mode_assignment(

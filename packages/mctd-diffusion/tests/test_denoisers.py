@@ -1,0 +1,61 @@
+import pytest
+import torch
+from mctd_diffusion import MLPDenoiser, TransformerDenoiser, UNet1D
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def _models() -> list[tuple[torch.nn.Module, tuple[int, ...]]]:
+    return [
+        (MLPDenoiser(2, hidden=16, depth=2, emb_dim=8, cond_dim=3), (5, 2)),
+        (
+            TransformerDenoiser(4, d_model=16, n_heads=2, n_layers=1, max_len=8, cond_dim=3),
+            (5, 8, 4),
+        ),
+        (UNet1D(4, channels=(8, 16), emb_dim=8, cond_dim=3), (5, 8, 4)),
+    ]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shapes_and_dtypes(device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    for model, shape in _models():
+        model = model.to(device)
+        x = torch.randn(shape, device=device)
+        cond = torch.randn(shape[0], 3, device=device)
+        per_token = torch.randint(0, 1000, shape[:-1], device=device)
+        for t in (7, torch.full((shape[0],), 3, device=device), per_token):
+            out = model(x, t, cond)
+            assert out.shape == x.shape and out.dtype == torch.float32 and out.device == x.device
+            assert torch.isfinite(out).all()
+        out.sum().backward()
+
+
+def test_per_token_noise_level_matters() -> None:
+    torch.manual_seed(0)
+    for model, shape in _models()[1:]:
+        x = torch.randn(shape)
+        t = torch.full(shape[:-1], 500)
+        t2 = t.clone()
+        t2[:, 0] = 0
+        with torch.no_grad():
+            assert not torch.allclose(model(x, t)[:, 0], model(x, t2)[:, 0])
+
+
+def test_shape_mismatch_errors() -> None:
+    mlp, tr, unet = (m for m, _ in _models())
+    with pytest.raises(ValueError, match="D=2"):
+        mlp(torch.zeros(4, 3), 0)
+    with pytest.raises(ValueError, match="do not fit"):
+        mlp(torch.zeros(4, 2), torch.zeros(3))
+    with pytest.raises(ValueError, match="cond must have shape"):
+        mlp(torch.zeros(4, 2), 0, torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"\(B, L, D\)"):
+        tr(torch.zeros(4, 2), 0)
+    with pytest.raises(ValueError, match="max_len"):
+        tr(torch.zeros(1, 9, 4), 0)
+    with pytest.raises(ValueError, match="divisible"):
+        unet(torch.zeros(1, 7, 4), 0)
+    with pytest.raises(ValueError, match="unconditional"):
+        MLPDenoiser(2)(torch.zeros(1, 2), 0, torch.zeros(1, 1))
