@@ -1,0 +1,449 @@
+"""`MLXLM`: the mctd `LanguageModel` protocol on Apple MLX (mlx-lm), with tree-aware KV reuse.
+
+The same design and the same observable behaviour as mctd-llm-torch's `TorchLM`: every position a
+call computes goes into a `PrefixCache` (a radix tree keyed by token ids) with its keys/values and
+final hidden state, so a later call on any prefix that shares cached ancestors only computes the
+positions after them, and a fully cached prefix costs one ``lm_head`` product. Rollout tokens
+become cached tree positions too.
+
+A call computes in a private left-padded `Batch` (see `batch`): mlx-lm caches write in place, so
+tree nodes never share a mutable cache object; cached segments are fresh copies. Rows that stop are
+dropped from the batch. Sampling is `mctd_tree.problems.tokens.sample_from_logprobs` (numpy
+uniforms, inverse CDF), so a seeded search draws the same tokens on both backends when their
+distributions agree.
+
+Counters: ``nfe`` counts positions fed through the transformer (prefill + decode, rollouts
+included); ``calls`` counts forward calls. A next-token distribution read from a cached hidden state
+costs neither.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.protocols import Counters, Generation
+
+from mctd_llm_mlx.batch import Batch, assemble
+from mctd_llm_mlx.loading import DEFAULT_MODEL, load_model_and_tokenizer, resolve_model_dir
+from mctd_llm_mlx.prefix_cache import CacheStats, Match, PrefixCache
+
+DEFAULT_MAX_CACHE_POSITIONS = 16384
+_EOS_NAMES = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
+_DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
+
+
+class MLXLM:
+    """An mlx-lm causal LM as an mctd `LanguageModel`, with a bounded tree-aware KV cache.
+
+    ``model``: ``"default"`` (the embedded SmolLM2-135M-Instruct), a Hub id (e.g.
+    ``mlx-community/...``), a local MLX or Hugging Face safetensors folder, or a ``.gguf`` file
+    (llama architecture). ``dtype``: ``"float32"``/``"bfloat16"``/``"float16"`` to cast the
+    weights, None to keep them as stored (fp32 for the default model). ``max_cache_positions``: the
+    bound on cached positions (see `PrefixCache`; each costs ``cache_bytes_per_position`` bytes).
+    ``prefill_tokens``: the most (padded) new positions one prefill forward call takes.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        dtype: str | None = None,
+        max_cache_positions: int = DEFAULT_MAX_CACHE_POSITIONS,
+        prefill_tokens: int = 8192,
+        progress: bool = True,
+        _loaded: tuple[Any, Any, dict[str, Any]] | None = None,
+    ) -> None:
+        self.name = os.fspath(model)
+        if _loaded is None:
+            folder = resolve_model_dir(model, progress=progress)
+            _loaded = load_model_and_tokenizer(Path(folder))
+        mlx_model, tok, config = _loaded
+        if dtype is not None:
+            if dtype not in _DTYPES:
+                raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+            mlx_model.set_dtype(_DTYPES[dtype])
+        self.model = mlx_model
+        self.tokenizer = tok
+        self.config = config
+        inner: Any = getattr(mlx_model, "model", None)
+        if inner is None:
+            raise NotImplementedError(
+                f"{type(mlx_model).__name__} has no inner '.model'; MLXLM supports mlx-lm "
+                "decoder models whose logits are lm_head(final hidden state)"
+            )
+        self._inner: Any = inner
+        self._vocab = int(config.get("vocab_size") or mlx_model.args.vocab_size)
+        self._max_context = int(config.get("max_position_embeddings") or 2048)
+        self._pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
+        self._layers, self._kv_heads, self._head_dim, self.dtype, self._hidden = self._probe()
+        self._eos = self._find_eos()
+        self.cache = PrefixCache(max_cache_positions)
+        self.prefill_tokens = int(prefill_tokens)
+        self.counters = Counters()
+
+    @classmethod
+    def default(cls, **kwargs: Any) -> MLXLM:
+        """The embedded SmolLM2-135M-Instruct (converted once to MLX, then reused)."""
+        return cls(DEFAULT_MODEL, **kwargs)
+
+    @classmethod
+    def from_model(
+        cls, model: Any, tokenizer: Any, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> MLXLM:
+        """Wrap a built mlx-lm model and Hugging Face tokenizer (e.g. a tiny test model)."""
+        cfg = dict(config or vars(getattr(model, "args", object())))
+        return cls("in-memory", _loaded=(model, tokenizer, cfg), **kwargs)
+
+    # ---------------------------------------------------------------- protocol
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return self._eos
+
+    @property
+    def vocab_size(self) -> int:
+        return self._vocab
+
+    @property
+    def max_context(self) -> int:
+        return self._max_context
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True))
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        out = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, tokenize=True
+        )
+        if hasattr(out, "keys") and "input_ids" in out:
+            out = out["input_ids"]
+        return [int(t) for t in out]
+
+    def reset_counters(self) -> None:
+        self.counters.nfe = 0
+        self.counters.calls = 0
+
+    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        """Next-token log-probs (B, V) float32; computes only positions not cached before."""
+        rows = [self._check_prefix(p) for p in prefixes]
+        if not rows:
+            return np.zeros((0, self._vocab), np.float32)
+        self._ensure(rows)
+        distinct = list(dict.fromkeys(rows))
+        hidden = mx.stack([self.cache.match(p).last_hidden() for p in distinct])
+        lp = self._logprobs(hidden)
+        where = {p: i for i, p in enumerate(distinct)}
+        out = lp[[where[p] for p in rows]]
+        self.cache.evict()
+        return out
+
+    def generate(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        rng: np.random.Generator,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> list[Generation]:
+        """Batched sampling from each prefix with per-row stop (EOS, a stop string, the length).
+
+        Randomness: `sample_from_logprobs` (one uniform per active row per step, none at
+        temperature 0). ``Generation.logprobs`` are the raw model log-probs (temperature 1) of the
+        sampled tokens, e.g. for perplexity. The token that completes a stop string is kept.
+        """
+        check_sampling(temperature, top_k, top_p)
+        if not isinstance(max_new_tokens, int | np.integer) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        if isinstance(stop, str):
+            stop = (stop,)
+        rows = [self._check_prefix(p, generating=True) for p in prefixes]
+        if not rows:
+            return []
+        self._ensure(rows)
+        n = len(rows)
+        caps = [min(int(max_new_tokens), self._max_context - len(r)) for r in rows]
+        steps = max(caps)
+        matches = [self.cache.match(r) for r in rows]
+        batch = self._assemble(matches, extra=steps - 1)
+        p0 = batch.length
+        lp = self._logprobs(mx.stack([m.last_hidden() for m in matches]))
+        hbuf = mx.zeros((n, max(steps - 1, 1), self._hidden), dtype=self.dtype)
+        toks: list[list[int]] = [[] for _ in range(n)]
+        lps: list[list[float]] = [[] for _ in range(n)]
+        reason = ["length"] * n
+        active = list(range(n))  # original row of each batch row
+        window = max((len(s) for s in stop), default=0) + 8
+        lens = np.array([len(r) for r in rows], dtype=np.int32)
+        for t in range(steps):
+            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            going: list[int] = []  # batch positions that go on
+            done: list[int] = []
+            for j, i in enumerate(active):
+                tok = int(drawn[j])
+                toks[i].append(tok)
+                lps[i].append(float(lp[j, tok]))
+                if tok in self._eos:
+                    reason[i] = "eos"
+                elif stop and any(s in self.decode(toks[i][-window:]) for s in stop):
+                    reason[i] = "stop"
+                elif len(toks[i]) >= caps[i]:
+                    reason[i] = "length"
+                else:
+                    going.append(j)
+                    continue
+                done.append(j)
+            if done and t > 0:
+                self._store_generated(
+                    batch, p0, t, [active[j] for j in done], done, rows, toks, hbuf
+                )
+            if not going:
+                break
+            if done:
+                batch.select(going)
+                lens = lens[going]
+                active = [active[j] for j in going]
+            col = p0 + t
+            batch.keymask[:, col] = True
+            batch.offset = mx.array(lens + t)
+            batch.mask = mx.array(batch.keymask[:, None, None, : col + 1])
+            ids = np.array([[toks[i][-1]] for i in active], dtype=np.int32)
+            h = self._forward(ids, batch)[:, -1]
+            batch.length = col + 1
+            hbuf[mx.array(active, dtype=mx.int32), t] = h
+            lp = self._logprobs(h, hbuf)
+            self.counters.nfe += len(active)
+        self.cache.evict()
+        return [Generation(toks[i], np.asarray(lps[i], np.float32), reason[i]) for i in range(n)]
+
+    # ---------------------------------------------------------------- extras
+    def clear_cache(self) -> None:
+        """Drop every cached prefix (counters are kept)."""
+        self.cache.clear()
+
+    def cache_stats(self) -> CacheStats:
+        return self.cache.stats()
+
+    @property
+    def cache_bytes_per_position(self) -> int:
+        """Memory one cached position takes: keys + values of every layer, and the hidden state."""
+        per = self._layers * 2 * self._kv_heads * self._head_dim + self._hidden
+        return per * self.dtype.size
+
+    # ---------------------------------------------------------------- internals
+    def _probe(self) -> tuple[int, int, int, Any, int]:
+        """Check the architecture (plain KV caches; logits = head(final hidden)) and read shapes."""
+        from mlx_lm.models.cache import KVCache, make_prompt_cache
+
+        caches = make_prompt_cache(self.model)
+        if not all(type(c) is KVCache for c in caches):
+            kinds = sorted({type(c).__name__ for c in caches})
+            raise NotImplementedError(
+                f"{type(self.model).__name__} uses {kinds}; MLXLM supports models with plain "
+                "full-attention KV caches"
+            )
+        ids = mx.array([[self._pad_id, 1 % self._vocab, 2 % self._vocab]], dtype=mx.int32)
+        full = self.model(ids).astype(mx.float32)
+        hidden = self._inner(ids, cache=caches)
+        mine = self._head(hidden).astype(mx.float32)
+        if not mx.allclose(full, mine, rtol=1e-3, atol=1e-3).item():
+            raise NotImplementedError(
+                f"{type(self.model).__name__} post-processes its logits; MLXLM supports models "
+                "whose logits are lm_head(final hidden state)"
+            )
+        keys = caches[0].keys
+        assert keys is not None
+        return (
+            len(caches),
+            int(keys.shape[1]),
+            int(keys.shape[3]),
+            keys.dtype,
+            int(hidden.shape[-1]),
+        )
+
+    def _head(self, hidden: mx.array) -> mx.array:
+        head = getattr(self.model, "lm_head", None)
+        if head is not None:
+            return head(hidden)
+        return self._inner.embed_tokens.as_linear(hidden)
+
+    def _find_eos(self) -> frozenset[int]:
+        ids: set[int] = set()
+        sources = (
+            self.config.get("eos_token_id"),
+            self.config.get("generation_eos_token_id"),
+            getattr(self.tokenizer, "eos_token_id", None),
+        )
+        for e in sources:
+            if isinstance(e, int):
+                ids.add(e)
+            elif isinstance(e, list | tuple):
+                ids.update(int(x) for x in e)
+        special = set(getattr(self.tokenizer, "all_special_tokens", []) or [])
+        vocab = self.tokenizer.get_vocab()
+        for name in _EOS_NAMES:
+            if name in special and name in vocab:
+                ids.add(int(vocab[name]))
+        return frozenset(i for i in ids if 0 <= i < self._vocab)
+
+    def _check_prefix(self, prefix: Sequence[int], generating: bool = False) -> tuple[int, ...]:
+        p = tuple(int(t) for t in prefix)
+        if not p:
+            raise ValueError("empty prompt: a prefix needs at least one token")
+        limit = self._max_context - (1 if generating else 0)
+        if len(p) > limit:
+            raise ValueError(
+                f"prompt of {len(p)} tokens is longer than the model's context of "
+                f"{self._max_context} tokens"
+                + (" (leaving room for one new token)" if generating else "")
+            )
+        if min(p) < 0 or max(p) >= self._vocab:
+            raise ValueError(f"token ids must be in [0, {self._vocab})")
+        return p
+
+    def _logprobs(self, hidden: mx.array, *also: mx.array) -> np.ndarray:
+        logits = self._head(hidden).astype(mx.float32)
+        lp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+        mx.eval(lp, *also)
+        return np.array(lp, copy=True)
+
+    def _assemble(self, matches: list[Match], extra: int) -> Batch:
+        return assemble(
+            matches,
+            extra,
+            layers=self._layers,
+            kv_heads=self._kv_heads,
+            head_dim=self._head_dim,
+            dtype=self.dtype,
+        )
+
+    def _forward(self, ids: np.ndarray, batch: Batch) -> mx.array:
+        out = self._inner(mx.array(ids, dtype=mx.int32), cache=batch.layers)
+        self.counters.calls += 1
+        return out
+
+    def _ensure(self, seqs: list[tuple[int, ...]]) -> None:
+        """Compute and cache every position of ``seqs`` not cached yet, each exactly once.
+
+        Prefixes that share uncached tokens are computed in rounds: first up to the point where
+        they diverge (one target per group), then their own tails.
+        """
+        pending = list(dict.fromkeys(seqs))
+        while pending:
+            todo = []
+            for s in pending:
+                m = self.cache.match(s, touch=False)
+                if m.length < len(s):
+                    todo.append((s, m))
+            if not todo:
+                return
+            targets = _round_targets(todo)
+            targets.sort(key=lambda tm: len(tm[0]) - tm[1].length)
+            start = 0
+            while start < len(targets):
+                end = start + 1
+                while end < len(targets):
+                    width = len(targets[end][0]) - targets[end][1].length
+                    if (end + 1 - start) * width > self.prefill_tokens:
+                        break
+                    end += 1
+                self._prefill(targets[start:end])
+                start = end
+            pending = [s for s, _ in todo]
+
+    def _prefill(self, targets: list[tuple[tuple[int, ...], Match]]) -> None:
+        """One forward call computing the uncached tail of every target; cache the results."""
+        # Re-match: an earlier chunk of this round may have split nodes on these paths.
+        matches = [self.cache.match(s) for s, _ in targets]
+        seqs = [s for s, _ in targets]
+        news = [s[m.length :] for s, m in zip(seqs, matches, strict=True)]
+        n_new = max(len(x) for x in news)
+        batch = self._assemble(matches, extra=n_new)
+        past = batch.length
+        b = len(seqs)
+        ids = np.full((b, n_new), self._pad_id, dtype=np.int32)
+        offset = np.zeros(b, dtype=np.int32)
+        for i, (x, m) in enumerate(zip(news, matches, strict=True)):
+            off = n_new - len(x)
+            ids[i, off:] = x
+            offset[i] = m.length - off  # rotary position of column 0 (padding gets < m.length)
+            batch.keymask[i, past + off :] = True
+        total = past + n_new
+        q = np.arange(n_new)[:, None] + past
+        k = np.arange(total)[None, :]
+        mask = batch.keymask[:, None, None, :total] & (k <= q)[None, None]
+        # Padding queries attend to themselves only, so no row of the softmax is empty (NaN).
+        mask[:, :, np.arange(n_new), past + np.arange(n_new)] = True
+        batch.offset = mx.array(offset)
+        batch.mask = mx.array(mask)
+        hidden = self._forward(ids, batch)
+        batch.length = total
+        kv_all = batch.segment_kv(list(range(b)), past, total)
+        kvs = [mx.contiguous(kv_all[:, :, i, :, n_new - len(x) :]) for i, x in enumerate(news)]
+        hs = [mx.contiguous(hidden[i, n_new - len(x) :]) for i, x in enumerate(news)]
+        mx.eval(kvs, hs)
+        for s, m, kv, h in zip(seqs, matches, kvs, hs, strict=True):
+            self.cache.insert(s, m.length, kv, h)
+        self.counters.nfe += sum(len(x) for x in news)
+
+    def _store_generated(
+        self,
+        batch: Batch,
+        p0: int,
+        fed: int,
+        orig_rows: list[int],
+        batch_rows: list[int],
+        rows: list[tuple[int, ...]],
+        toks: list[list[int]],
+        hbuf: mx.array,
+    ) -> None:
+        """Cache the ``fed`` generated positions of finishing rows (the last token is not fed)."""
+        kv_all = batch.segment_kv(batch_rows, p0, p0 + fed)
+        kvs = [mx.contiguous(kv_all[:, :, r]) for r in range(len(batch_rows))]
+        hs = [mx.contiguous(hbuf[i, :fed]) for i in orig_rows]
+        mx.eval(kvs, hs)
+        for i, kv, h in zip(orig_rows, kvs, hs, strict=True):
+            self.cache.insert(rows[i] + tuple(toks[i][:fed]), len(rows[i]), kv, h)
+
+
+def _lcp(a: Sequence[int], b: Sequence[int], start: int) -> int:
+    n = min(len(a), len(b))
+    i = start
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _round_targets(
+    todo: list[tuple[tuple[int, ...], Match]],
+) -> list[tuple[tuple[int, ...], Match]]:
+    """Targets of one prefill round: no two share an uncached position (as in TorchLM).
+
+    Prefixes whose first uncached token (and everything before it) agree form a group; each is cut
+    at its nearest divergence from another member of its group (or kept whole if none).
+    """
+    groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], Match]]] = {}
+    for s, m in todo:
+        groups.setdefault(s[: m.length + 1], []).append((s, m))
+    out: dict[tuple[int, ...], Match] = {}
+    for members in groups.values():
+        for s, m in members:
+            cut = len(s)
+            for s2, _ in members:
+                if s2 is not s:
+                    cut = min(cut, _lcp(s, s2, m.length + 1))
+            out.setdefault(s[:cut], m)
+    return list(out.items())
+
+
+__all__ = ["DEFAULT_MAX_CACHE_POSITIONS", "MLXLM"]
