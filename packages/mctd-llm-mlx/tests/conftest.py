@@ -45,10 +45,11 @@ CONFIG = {
 }
 
 
-def tiny_weights(seed: int = 0) -> dict[str, np.ndarray]:
+def tiny_weights(seed: int = 0, vocab: int | None = None) -> dict[str, np.ndarray]:
+    """Random HF-layout Llama weights of the tiny config (``vocab`` overrides its vocabulary)."""
     c = CONFIG
     rng = np.random.default_rng(seed)
-    d, f, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    d, f, v = c["hidden_size"], c["intermediate_size"], vocab or c["vocab_size"]
     hd = c["head_dim"]
     q, kv = c["num_attention_heads"] * hd, c["num_key_value_heads"] * hd
 
@@ -156,3 +157,15 @@ class Reference:
 @pytest.fixture(scope="session")
 def ref() -> type[Reference]:
     return Reference
+
+
+@pytest.fixture(scope="session")
+def tiny() -> type[Tiny]:
+    return Tiny
+
+
+class Tiny:
+    """The tiny model's config and weight builder, for tests that write their own files."""
+
+    config = CONFIG
+    weights = staticmethod(tiny_weights)
