@@ -193,3 +193,19 @@ def test_non_finite_rewards_are_refused_naming_the_node(bad):
     for algo in (lambda p: dts(p, 5), lambda p: mcts(p, 5, k=2), lambda p: best_of_n(p, 3)):
         with pytest.raises(ValueError, match="not finite"):
             algo(problem)
+
+
+def test_a_rollout_can_stop_the_search_early():
+    problem = deceptive_tree()
+    original = problem.rollout
+
+    def rollout(states, rng):
+        outs = original(states, rng)
+        for o in outs:
+            o.info["stop"] = o.reward == 1.0
+        return outs
+
+    problem.rollout = rollout
+    res = mcts(problem, 5000, k=3, rng=0)
+    assert res.best_reward == 1.0 and res.stats.stopped_early
+    assert res.stats.simulations < 5000

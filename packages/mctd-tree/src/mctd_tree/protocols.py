@@ -68,6 +68,8 @@ class Rollout(Generic[S]):
 
     ``path`` lists the edges taken (empty when the start state was already terminal); ``reward`` is
     the terminal's reward. Algorithms that keep rollout states (DTS) add ``path`` to the tree.
+    ``info["stop"] = True`` asks the search to stop after this iteration (e.g. MCTD's early stop
+    once a partial plan reaches the goal).
     """
 
     path: list[Child[S]]

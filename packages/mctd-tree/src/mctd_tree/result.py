@@ -64,6 +64,7 @@ class SearchStats:
     max_depth: int = 0
     mean_branching: float = 0.0
     wall_time: float = 0.0
+    stopped_early: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -119,6 +119,7 @@ class TreeSearch:
         self.best: tuple[Any, float] = (None, -math.inf)
         self.simulations = 0
         self.iterations = 0
+        self.stopped_early = False
         if config.expansion == "enumerate" and not self.tree.terminal[0]:
             self._propose([0])
 
@@ -131,9 +132,13 @@ class TreeSearch:
             nfe_before = self.problem.counters.nfe
             done = self.iterate(picks)
             idle = self.problem.counters.nfe == nfe_before
-            if done == 0 or (idle and budget.simulations is None):
-                break  # nothing left to expand, or an NFE budget that no iteration can spend
-        stats = SearchStats(simulations=self.simulations, iterations=self.iterations)
+            if done == 0 or (idle and budget.simulations is None) or self.stopped_early:
+                break  # nothing left to expand, an NFE budget no iteration spends, or solved
+        stats = SearchStats(
+            simulations=self.simulations,
+            iterations=self.iterations,
+            stopped_early=self.stopped_early,
+        )
         finish_stats(stats, self.problem, start, t0, self.tree)
         return SearchResult(self.best[0], self.best[1], self.samples, self.tree, stats)
 
@@ -268,6 +273,7 @@ class TreeSearch:
             outs = self.problem.rollout([tree.states[j.node] for j in todo], self.rng)
             for job, out in zip(todo, outs, strict=True):
                 job.rollout = out
+                self.stopped_early |= bool(out.info.get("stop", False))
         for job in jobs:
             job.end = job.node
             if job.rollout is None:  # a terminal already scored
