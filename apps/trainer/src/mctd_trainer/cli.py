@@ -29,9 +29,11 @@ def gmm2d(
         bool, typer.Option(help="Continue from the newest good checkpoint in --out.")
     ] = False,
     device: Annotated[str, typer.Option(help="cpu (default), cuda or auto.")] = "cpu",
+    threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: torch default).")] = 1,
     batch_size: Annotated[int, typer.Option(min=1)] = 512,
     lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
     ckpt_every: Annotated[int, typer.Option(min=1)] = 500,
+    eval_samples: Annotated[int, typer.Option(min=1, help="Samples for the final MMD.")] = 2000,
 ) -> None:
     """Train the MLP denoiser of the 25-mode 2-D mixture and report its MMD to the true mixture."""
     from mctd_trainer.gmm2d import Gmm2dConfig, train_gmm2d
@@ -53,10 +55,11 @@ def gmm2d(
             batch_size=batch_size,
             lr=lr,
             ckpt_every=ckpt_every,
+            eval_samples=eval_samples,
         )
     run_dir = out or new_run_dir("gmm2d")
     try:
-        train_gmm2d(cfg, run_dir, resume=resume, device=device)
+        train_gmm2d(cfg, run_dir, resume=resume, device=device, threads=threads)
     except (ValueError, checkpoints.CheckpointError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

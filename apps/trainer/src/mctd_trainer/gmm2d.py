@@ -41,7 +41,7 @@ class Gmm2dConfig:
 
 
 def train_gmm2d(
-    cfg: Gmm2dConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu"
+    cfg: Gmm2dConfig, run_dir: Path, *, resume: bool = False, device: str = "cpu", threads: int = 1
 ) -> dict[str, Any]:
     """Train (or resume), then evaluate samples against the true mixture; returns the metrics."""
     task = Gmm2dTask.from_dict(cfg.task)
@@ -50,7 +50,7 @@ def train_gmm2d(
     model = task.model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = task.scheduler()
-    accelerator = make_accelerator(device)
+    accelerator = make_accelerator(device, threads)
     rank = accelerator.process_index
 
     def loss_fn(net: nn.Module, step: int, dev: torch.device) -> torch.Tensor:
