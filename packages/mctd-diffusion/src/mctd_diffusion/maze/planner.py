@@ -1,0 +1,133 @@
+"""The Diffusion Forcing planner: configuration, plan <-> token codec and the network.
+
+A plan is S = plan_steps / every states (x, y) (every = 1 dense, H = 5 sparse), grouped into
+N = S / token_size tokens of token_size·2 numbers. Token 0 of the network input is a clean context
+token holding the start state (repeated token_size times); tokens 1..N are the plan. The goal is
+not an input: it enters only through guidance and the value function (as in the paper's planner).
+Coordinates are normalised by the maze: u = (p - centre) / scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from mctd_diffusion.denoisers import TransformerDenoiser
+from mctd_diffusion.maze.maps import HORIZON, MazeMap, cell_to_xy
+from mctd_diffusion.schedulers import DDIMScheduler
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Everything that defines a planner model and its training run."""
+
+    maze: str = "medium"
+    every: int = 1  # subsampling stride H of the trajectory (1 = dense, 5 = sparse)
+    token_size: int = 10
+    plan_steps: int = 0  # env steps a plan covers (0: the maze's horizon)
+    d_model: int = 64
+    n_layers: int = 4
+    n_heads: int = 4
+    train_timesteps: int = 1000
+    # training
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    seed: int = 0
+    data_episodes: int = 400
+    data_steps: int = 1000
+    data_seed: int = 0
+    checkpoint_every: int = 500
+
+    @property
+    def horizon(self) -> int:
+        return self.plan_steps or HORIZON[self.maze]
+
+    @property
+    def n_states(self) -> int:
+        if self.horizon % self.every:
+            raise ValueError(f"plan_steps {self.horizon} is not a multiple of every={self.every}")
+        return self.horizon // self.every
+
+    @property
+    def n_tokens(self) -> int:
+        if self.n_states % self.token_size:
+            raise ValueError(
+                f"{self.n_states} states do not split into tokens of {self.token_size}"
+            )
+        return self.n_states // self.token_size
+
+    @property
+    def token_dim(self) -> int:
+        return 2 * self.token_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PlannerConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class PlanCodec:
+    """Maps world-frame state sequences (.., S, 2) to normalised tokens (.., N, token_dim)."""
+
+    def __init__(self, cfg: PlannerConfig) -> None:
+        maze = MazeMap.load(cfg.maze)
+        h, w = maze.shape
+        self.centre = cell_to_xy(((h - 1) / 2, (w - 1) / 2)).astype(np.float32)
+        self.scale = float(2 * max(h, w))
+        self.cfg = cfg
+
+    def normalise(self, p: np.ndarray | torch.Tensor) -> Any:
+        c = self.centre if isinstance(p, np.ndarray) else torch.as_tensor(self.centre)
+        return (p - c) / self.scale
+
+    def world(self, u: np.ndarray | torch.Tensor) -> Any:
+        c = (
+            self.centre
+            if isinstance(u, np.ndarray)
+            else torch.as_tensor(self.centre, device=u.device)
+        )
+        return u * self.scale + c
+
+    def to_tokens(self, u: torch.Tensor) -> torch.Tensor:
+        """(.., S, 2) normalised states -> (.., S / token_size, 2·token_size)."""
+        return u.reshape(*u.shape[:-2], -1, self.cfg.token_dim)
+
+    def to_states(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(*x.shape[:-2], -1, 2)
+
+    def context(self, start: torch.Tensor) -> torch.Tensor:
+        """Normalised starts (B, 2) -> clean context tokens (B, 1, token_dim)."""
+        return (
+            start[:, None, :].repeat(1, self.cfg.token_size, 1).reshape(-1, 1, self.cfg.token_dim)
+        )
+
+
+def build_model(cfg: PlannerConfig) -> TransformerDenoiser:
+    """The shared transformer denoiser (x0 prediction, one noise-level embedding per token)."""
+    return TransformerDenoiser(
+        cfg.token_dim,
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        n_layers=cfg.n_layers,
+        max_len=cfg.n_tokens + 1,
+    )
+
+
+def make_scheduler(cfg: PlannerConfig) -> DDIMScheduler:
+    """Linear betas over ``train_timesteps`` levels, x0 prediction, deterministic DDIM."""
+    return DDIMScheduler(
+        num_train_timesteps=cfg.train_timesteps, beta_schedule="linear", prediction_type="x0"
+    )
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(int(math.prod(p.shape)) for p in model.parameters())

@@ -1,0 +1,174 @@
+"""Diffusion Forcing training of a maze planner, checkpointed (safetensors) and resumable.
+
+Loss: E ||f(x_t, t) - x0||² over plan tokens, with an independent level t_n ~ U{0..T-1} per token
+(x_t,n = sqrt(abar_{t_n}) x0_n + sqrt(1 - abar_{t_n}) eps_n) and the clean context token at t = 0.
+Windows: a random start index s of a random episode; context = obs[s], plan =
+obs[s + every], obs[s + 2·every], ..., obs[s + horizon]. The batch of step i is drawn from a
+torch generator seeded with (seed, i): a resumed run sees the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mctd_diffusion.maze.checkpoint import load_safetensors, save_safetensors
+from mctd_diffusion.maze.data import load_dataset
+from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig, build_model, make_scheduler
+from mctd_diffusion.parameterisation import target
+
+CKPT = "planner.safetensors"
+
+
+@dataclass
+class TrainResult:
+    """The trained model, its config, the last loss and the seconds this call trained."""
+
+    model: torch.nn.Module
+    config: PlannerConfig
+    step: int
+    loss: float
+    seconds: float
+    losses: list[float]
+
+
+def _batch(
+    obs: torch.Tensor, cfg: PlannerConfig, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    e, t1, _ = obs.shape
+    ep = torch.randint(0, e, (cfg.batch_size,), generator=gen)
+    s = torch.randint(0, t1 - cfg.horizon, (cfg.batch_size,), generator=gen)
+    idx = s[:, None] + cfg.every * torch.arange(1, cfg.n_states + 1)[None, :]
+    return obs[ep, s], obs[ep[:, None], idx]
+
+
+def _lr(cfg: PlannerConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+class Adam:
+    """Adam (decoupled, no weight decay) kept by hand: torch.optim's first use imports
+    torch._dynamo (tens of seconds on a loaded CPU), and named moments make checkpoints simple.
+
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g²;  p <- p - lr·m̂ / (sqrt(v̂) + eps).
+    """
+
+    def __init__(self, model: torch.nn.Module, b1: float = 0.9, b2: float = 0.999) -> None:
+        self.params = dict(model.named_parameters())
+        self.m = {k: torch.zeros_like(p) for k, p in self.params.items()}
+        self.v = {k: torch.zeros_like(p) for k, p in self.params.items()}
+        self.b1, self.b2, self.t = b1, b2, 0
+
+    @torch.no_grad()
+    def step(self, lr: float, eps: float = 1e-8) -> None:
+        self.t += 1
+        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
+        for k, p in self.params.items():
+            if p.grad is None:
+                continue
+            self.m[k].mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
+            self.v[k].mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
+            p.sub_(lr * (self.m[k] / c1) / ((self.v[k] / c2).sqrt() + eps))
+
+    def state(self) -> dict[str, torch.Tensor]:
+        out = {f"optim.m.{k}": v for k, v in self.m.items()}
+        return out | {f"optim.v.{k}": v for k, v in self.v.items()}
+
+    def load(self, tensors: dict[str, torch.Tensor], t: int) -> None:
+        for k in self.params:
+            self.m[k].copy_(tensors[f"optim.m.{k}"])
+            self.v[k].copy_(tensors[f"optim.v.{k}"])
+        self.t = t
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    opt: Adam,
+    cfg: PlannerConfig,
+    step: int,
+    losses: list[float],
+) -> None:
+    """model.* and optim.* tensors; config, step and loss history in the metadata."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | opt.state()
+    meta = {"config": json.dumps(cfg.to_dict()), "step": str(step), "losses": json.dumps(losses)}
+    save_safetensors(path, tensors, meta)
+
+
+def load_planner(path: Path | str) -> tuple[torch.nn.Module, PlannerConfig, int]:
+    """A trained planner (eval mode), its config and training step from a checkpoint file or dir."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CKPT
+    tensors, meta = load_safetensors(path)
+    cfg = PlannerConfig.from_dict(json.loads(meta["config"]))
+    model = build_model(cfg)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return model.eval(), cfg, int(meta["step"])
+
+
+def train_planner(
+    cfg: PlannerConfig,
+    out_dir: Path | str,
+    resume: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Train (or resume) the planner of ``cfg`` into ``out_dir/planner.safetensors``."""
+    out = Path(out_dir)
+    path = out / CKPT
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg)
+    opt = Adam(model)
+    step, losses = 0, []
+    if resume and path.exists():
+        tensors, meta = load_safetensors(path)
+        saved = PlannerConfig.from_dict(json.loads(meta["config"]))
+        if {**saved.to_dict(), "steps": 0} != {**cfg.to_dict(), "steps": 0}:
+            raise ValueError(f"{path} was trained with a different config: {saved}")
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        step, losses = int(meta["step"]), json.loads(meta["losses"])
+        opt.load(tensors, step)
+    data = load_dataset(cfg.maze, cfg.data_episodes, cfg.data_steps, cfg.data_seed)
+    codec = PlanCodec(cfg)
+    obs = torch.from_numpy(codec.normalise(data.obs).astype(np.float32))
+    sched = make_scheduler(cfg)
+    t0, loss_v = time.perf_counter(), float("nan")
+    model.train()
+    while step < cfg.steps:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        start, plan = _batch(obs, cfg, gen)
+        x0 = codec.to_tokens(plan)
+        t = torch.randint(0, cfg.train_timesteps, x0.shape[:2], generator=gen)
+        eps = torch.randn(x0.shape, generator=gen)
+        x_t = sched.add_noise(x0, eps, t)
+        t_in = torch.cat([torch.zeros(len(t), 1, dtype=torch.long), t], dim=1)
+        pred = model(torch.cat([codec.context(start), x_t], dim=1), t_in)[:, 1:]
+        loss = torch.mean((pred - target(x0, eps, sched.abar(t, x0), "x0")) ** 2)
+        model.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step(_lr(cfg, step))
+        step += 1
+        loss_v = float(loss.detach())
+        losses.append(loss_v)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(path, model, opt, cfg, step, losses)
+            if log:
+                recent = float(np.mean(losses[-cfg.checkpoint_every :]))
+                log(
+                    f"[{cfg.maze} every={cfg.every}] step {step}/{cfg.steps} loss {recent:.5f} "
+                    f"{time.perf_counter() - t0:.0f}s"
+                )
+    model.eval()
+    return TrainResult(model, cfg, step, loss_v, time.perf_counter() - t0, losses)

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+from mctd_diffusion.maze import planners as PL
+from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
+from mctd_diffusion.maze.planner import PlannerConfig, build_model
+from mctd_diffusion.maze.pyramid import PlanDenoiser
+
+MAZE = MazeMap.load("medium")
+START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
+
+
+def _den(every: int = 1, levels: int = 4) -> PlanDenoiser:
+    cfg = PlannerConfig(every=every, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    torch.manual_seed(0)
+    return PlanDenoiser(build_model(cfg), cfg, levels=levels)
+
+
+def test_pyramid_schedule_shape():
+    den = _den()
+    lv = den.pyramid_levels(torch.tensor([0, 4, den.last_row]))
+    assert (lv[0] == 4).all() and (lv[2] == 0).all()
+    assert lv[1].tolist() == [0, 1, 2, 3, 4, 4, 4, 4, 4, 4]
+    assert den.last_row == 4 + 10 - 1
+
+
+def test_df_counts_calls_and_guided_nfe():
+    den = _den()
+    res = PL.plan_df(den, MAZE, START, GOAL, seed=0, scale=1.0)
+    assert res.calls == den.last_row and res.nfe == 2 * den.last_row
+    assert res.plan.shape[1] == 2
+    res0 = PL.plan_df(den, MAZE, START, GOAL, seed=0, scale=0.0)
+    assert res0.nfe == den.last_row
+
+
+@pytest.mark.parametrize(
+    "name, every, kw",
+    [
+        ("diffuser", 1, {}),
+        ("df", 1, {}),
+        ("best_of_n", 1, {"n": 6}),
+        ("mctd", 1, {"budget": 8}),
+        ("p_mctd", 1, {"budget": 8, "parallel": 4}),
+        ("s_mctd", 5, {"budget": 8}),
+        ("fast_mctd", 5, {"budget": 8, "parallel": 4}),
+    ],
+)
+def test_every_planner_runs_untrained(name, every, kw):
+    den = _den(every)
+    fn = {"diffuser": PL.plan_diffuser, "df": PL.plan_df, "best_of_n": PL.plan_best_of_n}.get(
+        name, PL.plan_mctd
+    )
+    res = fn(den, MAZE, START, GOAL, seed=1, **kw)
+    assert res.plan.ndim == 2 and res.plan.shape[1] == 2 and np.isfinite(res.plan).all()
+    assert res.hold == every and res.nfe > 0 and res.calls > 0
+    assert 0 <= res.rejected_frac <= 1
+
+
+def test_mctd_is_deterministic_for_a_seed():
+    a = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=10, parallel=3, seed=4)
+    b = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=10, parallel=3, seed=4)
+    assert np.array_equal(a.plan, b.plan) and (a.nfe, a.calls) == (b.nfe, b.calls)
+    c = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=10, parallel=3, seed=5)
+    assert not np.array_equal(a.plan, c.plan)
+
+
+def test_parallel_mctd_uses_fewer_sequential_calls():
+    seq = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=24, parallel=1, seed=0)
+    par = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=24, parallel=8, seed=0)
+    assert seq.expansions == par.expansions == 24
+    assert par.calls * 3 <= seq.calls

@@ -1,0 +1,40 @@
+import numpy as np
+import torch
+from mctd_diffusion.maze.checkpoint import load_safetensors, save_safetensors
+from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig
+from mctd_diffusion.maze.train import CKPT, load_planner, train_planner
+
+TINY = dict(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, batch_size=4)
+TINY_DATA = dict(data_episodes=2, data_steps=60)
+
+
+def test_safetensors_round_trip(tmp_path):
+    t = {"a": torch.randn(3, 2), "b": torch.arange(5), "c": torch.tensor([True, False])}
+    save_safetensors(tmp_path / "x.safetensors", t, {"k": "v"})
+    back, meta = load_safetensors(tmp_path / "x.safetensors")
+    assert meta == {"k": "v"} and all(torch.equal(t[k], back[k]) for k in t)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.safetensors"]  # no temp files left
+
+
+def test_codec_round_trip():
+    cfg = PlannerConfig(**TINY)
+    codec = PlanCodec(cfg)
+    p = np.random.default_rng(0).uniform(0, 24, size=(3, 40, 2)).astype(np.float32)
+    tok = codec.to_tokens(torch.from_numpy(codec.normalise(p)))
+    assert tok.shape == (3, 10, 8)
+    assert np.allclose(codec.world(codec.to_states(tok)).numpy(), p, atol=1e-4)
+
+
+def test_training_resumes_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCTD_CACHE", str(tmp_path / "cache"))
+    short = PlannerConfig(**TINY, **TINY_DATA, steps=4, checkpoint_every=2)
+    full = PlannerConfig(**TINY, **TINY_DATA, steps=8, checkpoint_every=2)
+    train_planner(short, tmp_path / "a", log=None)
+    resumed = train_planner(full, tmp_path / "a", log=None)
+    straight = train_planner(full, tmp_path / "b", log=None)
+    assert resumed.step == straight.step == 8
+    assert np.allclose(resumed.losses, straight.losses)
+    model, cfg, step = load_planner(tmp_path / "a" / CKPT)
+    assert step == 8 and cfg == full
+    for k, v in straight.model.state_dict().items():
+        assert torch.allclose(model.state_dict()[k], v)
