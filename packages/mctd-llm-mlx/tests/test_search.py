@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from mctd_llm_mlx import MLXLM, load
+from mctd_llm_mlx.bench import NaiveMLXLM, plain_decode_rate
 from mctd_tree import Budget, beam_search, best_of_n, dts, dts_star, greedy, maxent_ts, mcts
 from mctd_tree.problems.tokens import TokenSearchProblem
 
@@ -55,3 +56,17 @@ def test_load_hook(tiny_dir: Path) -> None:
     assert isinstance(lm, MLXLM) and lm.cache_stats().max_positions == 100
     with pytest.raises(ValueError, match="unknown device"):
         load(str(tiny_dir), device="tpu")
+
+
+def test_naive_baseline_builds_the_same_tree_at_a_higher_cost(tiny_dir: Path) -> None:
+    lm = MLXLM(str(tiny_dir))
+    results, nfe = [], []
+    for model in (lm, NaiveMLXLM(lm)):
+        prompt = model.chat_prompt([{"role": "user", "content": "w1 w2 w3"}])
+        problem = TokenSearchProblem(model, prompt, reward, k=3, max_new_tokens=6)
+        results.append(SEARCHES["maxent_ts"](problem))
+        nfe.append(model.counters.nfe)
+    assert [s for s, _ in results[0].samples] == [s for s, _ in results[1].samples]
+    assert nfe[1] > 2 * nfe[0]
+    rate = plain_decode_rate(lm, prompt, batch=3, steps=4, seed=0)
+    assert rate["positions"] == 9 and rate["rate"] > 0

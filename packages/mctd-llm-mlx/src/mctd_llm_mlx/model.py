@@ -60,6 +60,7 @@ class MLXLM:
         _loaded: tuple[Any, Any, dict[str, Any]] | None = None,
     ) -> None:
         self.name = os.fspath(model)
+        self.device = mx.default_device()
         if _loaded is None:
             folder = resolve_model_dir(model, progress=progress)
             _loaded = load_model_and_tokenizer(Path(folder))
