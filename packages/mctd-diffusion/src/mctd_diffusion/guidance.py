@@ -3,7 +3,8 @@
 The score of x_t is -eps / sqrt(1 - abar_t); adding scale * grad_{x_t} r(x0_hat(x_t)) to it gives
 eps' = eps - scale * sqrt(1 - abar_t) * grad, which replaces eps in the DDIM / DDPM update
 (DPS-style: the gradient flows through the network's x0 prediction). Costs a forward and a
-backward pass.
+backward pass. ``max_grad_norm`` clips each element's gradient norm: at high noise x0_hat is
+nearly uninformative and d x0_hat / d x_t ~ 1/sqrt(abar_t) makes the raw gradient explode.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def guided_step(
     prev_timestep: torch.Tensor | int | None = None,
     cond: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
+    max_grad_norm: float | None = None,
 ) -> SchedulerOutput:
     """One step of ``scheduler`` with eps shifted along the reward gradient (see module doc)."""
     x = sample.detach().requires_grad_(True)
@@ -38,6 +40,10 @@ def guided_step(
         ab = scheduler.abar(timestep, x)
         x0, eps = to_x0_eps(pred, x, ab, scheduler.prediction_type)
         (grad,) = torch.autograd.grad(reward(x0).sum(), x)
+    if max_grad_norm is not None:
+        norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+        factor = (max_grad_norm / norm).clamp(max=1.0)
+        grad = grad * factor.reshape(-1, *([1] * (grad.ndim - 1)))
     eps = eps.detach() - scale * (1 - ab).sqrt() * grad
     x0 = (sample - (1 - ab).sqrt() * eps) / ab.sqrt()
     guided = target(x0, eps, ab, scheduler.prediction_type)

@@ -45,6 +45,7 @@ class DenoisingProblem:
         num_steps: int,
         branch_every: int,
         guidance_scale: float = 0.0,
+        guidance_max_norm: float | None = 10.0,
         cond: torch.Tensor | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -60,7 +61,8 @@ class DenoisingProblem:
             num_steps,
             branch_every,
         )
-        self.guidance_scale, self.cond, self.device = guidance_scale, cond, torch.device(device)
+        self.guidance_scale, self.guidance_max_norm = guidance_scale, guidance_max_norm
+        self.cond, self.device = cond, torch.device(device)
         scheduler.set_timesteps(num_steps)
         ts = scheduler.timesteps.tolist()
         self._t = np.array([*ts, -1], dtype=np.int64)  # timestep before step i; -1 = clean
@@ -106,24 +108,23 @@ class DenoisingProblem:
             raise ValueError(
                 "rewards are defined on terminal states; use values() for partial ones"
             )
-        return self._score([s.x for s in states])
+        return self._score([_x(s) for s in states])
 
     def values(self, states: Sequence[DiffusionState]) -> np.ndarray:
         """Value estimate r(x0_hat) from the last network call (r(x) at terminals, 0 at root)."""
         out = np.zeros(len(states))
         idx = [i for i, s in enumerate(states) if s.x0_hat is not None or self.is_terminal(s)]
         if idx:
-            xs = [states[i].x if self.is_terminal(states[i]) else states[i].x0_hat for i in idx]
-            out[idx] = self._score(xs)
+            out[idx] = self._score([_x(states[i], self.is_terminal(states[i])) for i in idx])
         return out
 
     def to_array(self, states: Sequence[DiffusionState]) -> np.ndarray:
         """Stack the x of states into one array (n, *sample_shape)."""
-        return np.stack([s.x for s in states])  # type: ignore[arg-type]
+        return np.stack([_x(s) for s in states])
 
-    def _score(self, xs: Sequence[np.ndarray | None]) -> np.ndarray:
+    def _score(self, xs: Sequence[np.ndarray]) -> np.ndarray:
         with torch.no_grad():
-            x = torch.from_numpy(np.stack(xs)).to(self.device)  # type: ignore[arg-type]
+            x = torch.from_numpy(np.stack(xs)).to(self.device)
             return self.reward(x).double().cpu().numpy()
 
     def _check_model(self) -> None:
@@ -171,8 +172,8 @@ class DenoisingProblem:
                 - np.log(np.where(std > 0, std, 1.0)).sum(1)
                 - 0.5 * d * math.log(2 * math.pi)
             )
-            for j, i in enumerate(act):
-                x0[i] = x0_act[j]
+            for j, row in enumerate(act):
+                x0[row] = x0_act[j]
             step[act] += 1
         children = []
         for i in range(n):
@@ -198,6 +199,7 @@ class DenoisingProblem:
                 prev_timestep=p,
                 cond=self._cond(len(x)),
                 noise=z,
+                max_grad_norm=self.guidance_max_norm,
             )
         self.counters.nfe += len(x)
         with torch.no_grad():
@@ -207,3 +209,11 @@ class DenoisingProblem:
     def _fresh_action(self) -> int:
         self._next_action += 1
         return self._next_action
+
+
+def _x(state: DiffusionState, terminal: bool = True) -> np.ndarray:
+    """The state's x (or, for a partial state, its x0 estimate); an error at the root."""
+    x = state.x if terminal else state.x0_hat
+    if x is None:
+        raise ValueError("the root state has no sample yet")
+    return x

@@ -21,6 +21,11 @@ from mctd_diffusion.schedulers import Scheduler
 class ExactMixtureDenoiser(nn.Module):
     """(x (B, d), t (B,), cond=None) -> E[eps | x_t] for ``mixture`` under ``scheduler``'s abar."""
 
+    means: torch.Tensor
+    var0: torch.Tensor
+    logw: torch.Tensor
+    abars: torch.Tensor
+
     def __init__(self, mixture: GaussianMixture, scheduler: Scheduler) -> None:
         super().__init__()
         self.data_dim = mixture.dim

@@ -97,3 +97,46 @@ def evaluate(
         "coverage": mode_coverage(samples, target.means, target.stds, target.weights),
         "n": float(len(samples)),
     }
+
+
+def evaluate_cell(
+    task: Gmm2dTask,
+    model: torch.nn.Module,
+    method: str,
+    nfe: int,
+    seed: int,
+    *,
+    num_steps: int = 50,
+    branch_every: int = 10,
+    n_out: int = 256,
+    parallel: int = 32,
+) -> dict[str, Any]:
+    """One (method, NFE budget, seed) cell of the gmm2d benchmark: metrics vs the tilted target.
+
+    Builds the problem (stochastic DDIM eta = 1, ``num_steps`` steps, branching every
+    ``branch_every``), runs the method and scores its samples with ``evaluate``.
+    """
+    from mctd_diffusion.methods import run_method
+    from mctd_diffusion.problem import DenoisingProblem
+
+    torch.manual_seed(seed)
+    problem = DenoisingProblem(
+        model,
+        task.scheduler("ddim", eta=1.0),
+        task.reward(),
+        sample_shape=(2,),
+        num_steps=num_steps,
+        branch_every=branch_every,
+    )
+    run = run_method(method, problem, nfe, lam=task.lam, n_out=n_out, seed=seed, parallel=parallel)
+    metrics: dict[str, Any] = dict(evaluate(run.samples, task.target(), run.rewards, 10_000 + seed))
+    metrics.update(
+        method=method,
+        budget_nfe=nfe,
+        seed=seed,
+        best_reward=run.best_reward,
+        nfe=run.nfe,
+        calls=run.calls,
+        wall_time=run.wall_time,
+    )
+    return metrics

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from mctd_diffusion import DDIMScheduler, DenoisingProblem, ExactMixtureDenoiser
+from mctd_diffusion.methods import METHODS, run_method
+from mctd_diffusion.tasks.gmm2d import Gmm2dTask, evaluate_cell
+
+
+def _problem(task: Gmm2dTask) -> DenoisingProblem:
+    s = DDIMScheduler(num_train_timesteps=100, eta=1.0)
+    net = ExactMixtureDenoiser(task.mixture(), s)
+    return DenoisingProblem(net, s, task.reward(), sample_shape=(2,), num_steps=10, branch_every=5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_spends_about_the_budget(method: str) -> None:
+    task = Gmm2dTask()
+    run = run_method(method, _problem(task), 400, lam=1.0, n_out=16, seed=0, parallel=8)
+    assert run.samples.shape[1:] == (2,) and 1 <= len(run.samples) <= 16
+    assert len(run.rewards) == len(run.samples) and np.isfinite(run.best_reward)
+    if method in ("dts", "dts_star"):  # stops at the first iteration past the budget
+        assert 400 <= run.nfe <= 400 + 8 * 10
+    else:
+        assert 400 - 2 * 10 < run.nfe <= 400
+
+
+def test_bad_method_and_budget() -> None:
+    p = _problem(Gmm2dTask())
+    with pytest.raises(ValueError, match="unknown method"):
+        run_method("beam", p, 100, lam=1.0, n_out=4, seed=0)
+    with pytest.raises(ValueError, match=">= 1"):
+        run_method("dts", p, 0, lam=1.0, n_out=4, seed=0)
+
+
+def test_evaluate_cell_reports_metrics() -> None:
+    task = Gmm2dTask(num_train_timesteps=100)
+    s = task.scheduler()
+    model = ExactMixtureDenoiser(task.mixture(), s)
+    cell = evaluate_cell(task, model, "smc", 300, 0, num_steps=10, branch_every=5, n_out=16)
+    for key in ("mmd", "swd", "mean_reward", "coverage", "best_reward", "nfe", "calls"):
+        assert np.isfinite(cell[key])
+    assert cell["method"] == "smc" and cell["nfe"] == 300
