@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlx.core as mx
 import numpy as np
 import pytest
+
+pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Linux")
+
+import mlx.core as mx
 from mctd_llm_mlx import MLXLM, convert
 from mctd_llm_mlx.convert import ensure_converted
 

@@ -6,6 +6,9 @@ import json
 
 import numpy as np
 import pytest
+
+pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Linux")
+
 from mctd_llm_mlx import MLXLM
 from mctd_llm_mlx.loading import default_model_dir
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import mlx.core as mx
 import numpy as np
 import pytest
+
+pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Linux")
+
+import mlx.core as mx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mctd_llm_mlx.prefix_cache import PrefixCache

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Linux")
+
 from mctd_llm_mlx import MLXLM, load
 from mctd_llm_mlx.bench import NaiveMLXLM, plain_decode_rate
 from mctd_tree import Budget, beam_search, best_of_n, dts, dts_star, greedy, maxent_ts, mcts

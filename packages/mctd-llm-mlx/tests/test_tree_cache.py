@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Linux")
+
 from mctd_llm_mlx import MLXLM
 
 pytestmark = pytest.mark.mlx
