@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from mctd_diffusion.denoisers import TransformerDenoiser
 from mctd_diffusion.maze.maps import HORIZON, MazeMap, cell_to_xy
@@ -111,15 +112,34 @@ class PlanCodec:
         )
 
 
-def build_model(cfg: PlannerConfig) -> TransformerDenoiser:
-    """The shared transformer denoiser (x0 prediction, one noise-level embedding per token)."""
-    return TransformerDenoiser(
+class SkipX0Denoiser(nn.Module):
+    """x0 prediction with a skip connection (EDM-style preconditioning of the x0 predictor):
+
+    x0_hat(x_t, t) = sqrt(abar_t)·x_t + sqrt(1 - abar_t)·F(x_t, t), per token, F the shared
+    transformer denoiser. Near-clean tokens pass through almost exactly (a small network learns the
+    identity badly), noisy ones are predicted by F; the training loss is still ||x0_hat - x0||².
+    """
+
+    def __init__(self, net: TransformerDenoiser, alphas_cumprod: torch.Tensor) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("abar", alphas_cumprod.to(torch.float32), persistent=False)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ab = self.abar[t.clamp_min(0)][..., None]
+        return ab.sqrt() * x + (1 - ab).sqrt() * self.net(x, t)
+
+
+def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
+    """The shared transformer denoiser (one noise-level embedding per token) as an x0 predictor."""
+    net = TransformerDenoiser(
         cfg.token_dim,
         d_model=cfg.d_model,
         n_heads=cfg.n_heads,
         n_layers=cfg.n_layers,
         max_len=cfg.n_tokens + 1,
     )
+    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod)
 
 
 def make_scheduler(cfg: PlannerConfig) -> DDIMScheduler:

@@ -1,0 +1,138 @@
+"""Fast-MCTD in point mazes: Diffuser, DF, best-of-N, MCTD, P-MCTD, S-MCTD and Fast-MCTD.
+
+Trains (or resumes) the dense and the sparse (H = 5) Diffusion Forcing planners of a maze, then
+plans every method on the maze's 5 tasks x seeds, executes each plan open loop with the PD tracker
+and prints a paper-shaped table (success %, planning seconds) with NFE, sequential batched calls,
+expansions and rejected fractions, plus the issue's acceptance ratios measured in this same run.
+Rows and summary go to benchmarks/results/maze_mctd_<maze>.json.
+
+Run:  UV_PROJECT_ENVIRONMENT=/work/venvs/maze uv run --package mctd-diffusion \
+        python benchmarks/maze_mctd.py --maze medium [--seeds 0 1 2] [--budget 100] [--parallel 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from mctd_diffusion.maze.evaluate import (
+    default_methods,
+    evaluate_planners,
+    format_table,
+    summarize,
+)
+from mctd_diffusion.maze.planner import PlannerConfig
+from mctd_diffusion.maze.pyramid import PlanDenoiser
+from mctd_diffusion.maze.train import CKPT, load_planner, train_planner
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+
+def planner(maze: str, every: int, steps: int, levels: int, out: Path) -> tuple[PlanDenoiser, dict]:
+    """Load the planner in ``out`` (training or resuming it up to ``steps`` first)."""
+    cfg = PlannerConfig(
+        maze=maze, every=every, steps=steps, batch_size=64, lr=2e-3, checkpoint_every=250
+    )
+    info: dict[str, Any] = {"dir": str(out)}
+    path = out / CKPT
+    done = path.exists() and load_planner(path)[2] >= steps
+    if not done:
+        res = train_planner(cfg, out, resume=True)
+        info["train_seconds_this_run"] = res.seconds
+    model, cfg, step = load_planner(path)
+    info.update(step=step, config=cfg.to_dict())
+    return PlanDenoiser(model, cfg, levels=levels), info
+
+
+def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's claims, as ratios measured in this run."""
+    by = {s["method"]: s for s in summary}
+    out: dict[str, Any] = {}
+    if "MCTD" in by and "Diffusion Forcing" in by:
+        m, d = by["MCTD"], by["Diffusion Forcing"]
+        out["mctd_minus_df_points"] = m["success"] - d["success"]
+        out["mctd_claim"] = m["success"] >= d["success"] + 20 or m["success"] >= 80
+    if "MCTD" in by and "P-MCTD" in by:
+        m, p = by["MCTD"], by["P-MCTD"]
+        out["pmctd_calls_ratio"] = m["calls"] / max(p["calls"], 1e-9)
+        out["pmctd_wall_ratio"] = m["wall_time"] / max(p["wall_time"], 1e-9)
+        out["pmctd_success_gap"] = m["success"] - p["success"]
+        out["pmctd_claim"] = out["pmctd_calls_ratio"] >= 5 and abs(out["pmctd_success_gap"]) <= 10
+    if "MCTD" in by and "Fast-MCTD" in by:
+        m, f = by["MCTD"], by["Fast-MCTD"]
+        out["fast_wall_ratio"] = m["wall_time"] / max(f["wall_time"], 1e-9)
+        out["fast_success_gap"] = m["success"] - f["success"]
+        out["fast_claim"] = out["fast_wall_ratio"] >= 5 and abs(out["fast_success_gap"]) <= 15
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--maze", default="medium", choices=("medium", "large", "giant"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--budget", type=int, default=100, help="MCTD expansions")
+    ap.add_argument("--parallel", type=int, default=25, help="K of P-MCTD / Fast-MCTD")
+    ap.add_argument("--levels", type=int, default=50, help="DDIM levels of the pyramid")
+    ap.add_argument("--scale", type=float, default=1.0, help="guidance of Diffuser / DF")
+    ap.add_argument("--dense-steps", type=int, default=2500)
+    ap.add_argument("--sparse-steps", type=int, default=4000)
+    ap.add_argument("--methods", nargs="*", default=None, help="subset of method names")
+    ap.add_argument("--tasks", type=int, nargs="*", default=None, help="1-based task ids")
+    ap.add_argument("--models", type=Path, default=RESULTS / "maze")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    dense, dense_info = planner(
+        args.maze, 1, args.dense_steps, args.levels, args.models / f"{args.maze}-dense"
+    )
+    sparse, sparse_info = planner(
+        args.maze, 5, args.sparse_steps, args.levels, args.models / f"{args.maze}-sparse"
+    )
+    methods = default_methods(args.budget, args.parallel, args.scale)
+    if args.methods:
+        methods = [m for m in methods if m.name in args.methods]
+    tasks = None if args.tasks is None else [t - 1 for t in args.tasks]
+    t0 = time.perf_counter()
+
+    def show(r: dict[str, Any]) -> None:
+        print(
+            f"{r['method']:>24} task {r['task']} seed {r['seed']}: success={r['success']} "
+            f"first={r['first_reach']} t={r['wall_time']:.2f}s nfe={r['nfe']} "
+            f"calls={r['calls']} exp={r['expansions']} rej={r['rejected_frac']:.2f} "
+            f"({r['chosen_by']})",
+            flush=True,
+        )
+
+    rows = evaluate_planners(args.maze, dense, sparse, methods, args.seeds, tasks, progress=show)
+    summary = summarize(rows)
+    acc = acceptance(summary)
+    print()
+    print(format_table(summary))
+    print()
+    for k, v in acc.items():
+        print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"maze_mctd_{args.maze}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "models": {"dense": dense_info, "sparse": sparse_info},
+                "eval_seconds": time.perf_counter() - t0,
+                "summary": summary,
+                "acceptance": acc,
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
