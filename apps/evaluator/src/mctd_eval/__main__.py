@@ -1,0 +1,3 @@
+from mctd_eval.cli import main
+
+main()

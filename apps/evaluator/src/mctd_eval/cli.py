@@ -1,0 +1,257 @@
+"""``mctd-eval``: which search method gives the most reward for my compute, on my model and task?
+
+With no arguments it runs the quick preset (forecast and arith, every method, one small NFE
+budget) on the default model and prints the table and the figure paths.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mctd_eval import __version__
+
+app = typer.Typer(add_completion=False, help=__doc__, invoke_without_command=True)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _ints(value: str | None, what: str) -> list[int] | None:
+    items = _csv(value)
+    if items is None:
+        return None
+    try:
+        return [int(v) for v in items]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{what} must be comma-separated integers, got {value!r}"
+        ) from None
+
+
+def _fail(msg: str) -> typer.Exit:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+def _run(
+    *,
+    preset: str,
+    tasks: str | None = None,
+    methods: str | None = None,
+    budgets: str | None = None,
+    prompts: int | None = None,
+    seeds: str | None = None,
+    backend: str = "torch",
+    model: str = "default",
+    sets: list[str] | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int = 2,
+    threads: int = 1,
+    out: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+    figures: bool = True,
+) -> None:
+    from mctd_eval import execute
+    from mctd_eval.config import RunConfig, Runtime, apply_overrides
+    from mctd_eval.config import preset as get_preset
+    from mctd_eval.executors import EXECUTORS, ExecutorError
+    from mctd_eval.rundir import ForeignRunError
+
+    try:
+        base = get_preset(preset)
+        bud = _ints(budgets, "--budgets")
+        if bud is not None and any(b < 1 for b in bud):
+            raise ValueError(f"NFE budgets must be >= 1, got {bud}")
+        cfg = RunConfig(
+            tasks=_csv(tasks) or base["tasks"],
+            methods=_csv(methods) or base["methods"],
+            budgets=bud if bud is not None else base["budgets"],
+            prompts=prompts if prompts is not None else base["prompts"],
+            seeds=_ints(seeds, "--seeds") or base["seeds"],
+            backend=backend,
+            model=model,
+            name=preset if out is None else out.name,
+        )
+        cfg = apply_overrides(cfg, sets or []).resolved()
+        if executor not in EXECUTORS:
+            raise ValueError(
+                f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
+            )
+        if address and executor != "ray":
+            raise ValueError("--address is for --executor ray")
+        if workers < 1 or threads < 0:
+            raise ValueError("--workers must be >= 1 and --threads >= 0")
+        runtime = Runtime(executor, address, workers, threads or None)
+        run_dir = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.name}"
+        t0 = time.perf_counter()
+        result = execute.run(cfg, runtime, run_dir, force=force, progress=progress, figures=figures)
+    except (ValueError, ForeignRunError, ExecutorError) as err:
+        raise _fail(str(err)) from None
+    except Exception as err:  # model loading and backend errors: one clear line, no traceback
+        name = type(err).__name__
+        if name in ("ModelNotFoundError", "MissingBackendError"):
+            raise _fail(str(err)) from None
+        raise
+    wall = time.perf_counter() - t0
+    typer.echo(result.markdown)
+    typer.echo(
+        f"ran {result.ran} cell(s), skipped {result.skipped} finished, in {wall:.0f} s; "
+        f"run directory {result.run_dir}"
+    )
+    typer.echo(f"tables: {result.run_dir / 'summary.md'}, {result.run_dir / 'summary.csv'}")
+    for p in result.figures:
+        typer.echo(f"figure: {p}")
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Compare search methods at matched compute (NFE) on a language model and tasks."""
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        _run(preset="quick")
+
+
+@app.command("run")
+def run_cmd(
+    preset: Annotated[str, typer.Option(help="Starting point: quick or standard.")] = "quick",
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (see `list`).")] = None,
+    methods: Annotated[str | None, typer.Option(help="Comma-separated methods.")] = None,
+    budgets: Annotated[str | None, typer.Option(help="Comma-separated NFE budgets (>= 1).")] = None,
+    prompts: Annotated[int | None, typer.Option(help="Prompts per task.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated search seeds.")] = None,
+    backend: Annotated[str, typer.Option(help="torch, mlx or toy.")] = "torch",
+    model: Annotated[
+        str, typer.Option(help="default, a Hugging Face id or a local path.")
+    ] = "default",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override: temperature=0.7, mcts.k=8, forecast.gamma=0.5 ..."),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (host:port).")] = None,
+    workers: Annotated[int, typer.Option(help="Ray worker actors (one model each).")] = 2,
+    threads: Annotated[
+        int, typer.Option(help="torch CPU threads per model (0 = torch's default).")
+    ] = 1,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<time>-<name>).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Discard a run of another configuration in --out.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    figures: Annotated[bool, typer.Option(help="Write the PNG figures.")] = True,
+) -> None:
+    """Run methods x tasks x budgets x prompts x seeds; resumable (finished cells are skipped)."""
+    _run(
+        preset=preset,
+        tasks=tasks,
+        methods=methods,
+        budgets=budgets,
+        prompts=prompts,
+        seeds=seeds,
+        backend=backend,
+        model=model,
+        sets=set_,
+        executor=executor,
+        address=address,
+        workers=workers,
+        threads=threads,
+        out=out,
+        force=force,
+        progress=progress,
+        figures=figures,
+    )
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Rebuild summary.csv, summary.md and the figures from results.jsonl."""
+    from mctd_eval import execute
+    from mctd_eval.rundir import ForeignRunError
+
+    try:
+        result = execute.report(run_dir)
+    except ForeignRunError as err:
+        raise _fail(str(err)) from None
+    for problem in result.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    typer.echo(result.markdown)
+    for fig in result.figures:
+        typer.echo(f"figure: {fig}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Run directory A.")],
+    run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
+) -> None:
+    """Compare two runs on the task/method/budget groups they share (B - A)."""
+    from mctd_eval.compare import compare as do_compare
+    from mctd_eval.rundir import ForeignRunError
+
+    try:
+        typer.echo(do_compare(run_a, run_b))
+    except ForeignRunError as err:
+        raise _fail(str(err)) from None
+
+
+@app.command("list")
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """Tasks (with parameters), methods (with defaults), backends, presets and series."""
+    from mctd_spectral import list_series
+
+    from mctd_eval.backends import BACKENDS
+    from mctd_eval.config import PRESETS
+    from mctd_eval.methods import METHODS
+    from mctd_eval.tasks import TASKS
+
+    info = {
+        "tasks": {
+            n: {"description": t.description, "params": t().params()} for n, t in TASKS.items()
+        },
+        "methods": {
+            n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
+            for n, m in METHODS.items()
+        },
+        "backends": list(BACKENDS),
+        "presets": PRESETS,
+        "series": list_series(),
+    }
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    typer.echo("tasks:")
+    for n, t in info["tasks"].items():
+        typer.echo(f"  {n}: {t['description']}\n    params: {json.dumps(t['params'])}")
+    typer.echo("methods:")
+    for n, m in info["methods"].items():
+        kind = "NFE budget" if m["budgeted"] else "natural cost"
+        typer.echo(f"  {n} ({kind}): {m['description']}\n    params: {json.dumps(m['params'])}")
+    typer.echo(f"backends: {', '.join(info['backends'])}")
+    for n, p in PRESETS.items():
+        typer.echo(f"preset {n}: {json.dumps(p)}")
+    typer.echo(f"forecast series: {', '.join(info['series'])}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

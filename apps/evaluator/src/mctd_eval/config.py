@@ -1,0 +1,206 @@
+"""The resolved configuration of a run, its presets, and the cells it expands into.
+
+A run is tasks x prompts x methods x budgets x seeds. Budgeted methods run once per budget;
+greedy and beam (no budget knob) once per prompt with ``budget = None`` ("natural"). Deterministic
+methods (greedy, beam) run for the first seed only.
+
+`RunConfig.identity()` is what a run directory must match to be resumed: everything that changes
+results. Execution settings (executor, workers, threads) are kept apart in `Runtime`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mctd_eval.backends import BACKENDS
+from mctd_eval.methods import METHODS, get_method
+from mctd_eval.tasks import TASKS, get_task
+
+DETERMINISTIC = ("greedy", "beam")
+SAMPLING_KEYS = ("temperature", "top_p", "chunk")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a method on one prompt of a task, at one budget, with one seed."""
+
+    task: str
+    prompt: int
+    method: str
+    budget: int | None
+    seed: int
+
+    @property
+    def key(self) -> str:
+        b = "natural" if self.budget is None else str(self.budget)
+        return f"{self.task}|p{self.prompt}|{self.method}|{b}|s{self.seed}"
+
+    def rng(self) -> np.random.Generator:
+        """The cell's own generator: depends on the seed and the cell, not on the run order."""
+        return np.random.default_rng([self.seed, zlib.crc32(self.key.encode())])
+
+
+@dataclass
+class RunConfig:
+    tasks: list[str]
+    methods: list[str]
+    budgets: list[int]
+    prompts: int = 4
+    seeds: list[int] = field(default_factory=lambda: [0])
+    backend: str = "torch"
+    model: str = "default"
+    temperature: float = 0.8
+    top_p: float = 0.95
+    chunk: int = 1
+    task_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    name: str = "run"
+
+    def resolved(self) -> RunConfig:
+        """Validated copy with every task and method parameter filled in (clear errors)."""
+        tasks = _names(self.tasks, TASKS, "task")
+        methods = _names(self.methods, METHODS, "method")
+        budgets = [_positive_int(b, "budget") for b in self.budgets]
+        if any(METHODS[m].budgeted for m in methods) and not budgets:
+            raise ValueError("budgeted methods need at least one NFE budget (--budgets)")
+        seeds = [int(s) for s in self.seeds]
+        if not seeds:
+            raise ValueError("give at least one seed")
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {self.backend!r}; valid backends: {', '.join(BACKENDS)}"
+            )
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        for key in set(self.task_params) - set(tasks):
+            raise ValueError(f"parameters given for task {key!r}, which is not in this run")
+        for key in set(self.method_params) - set(methods):
+            raise ValueError(f"parameters given for method {key!r}, which is not in this run")
+        return RunConfig(
+            tasks=tasks,
+            methods=methods,
+            budgets=sorted(set(budgets)),
+            prompts=_positive_int(self.prompts, "prompts"),
+            seeds=list(dict.fromkeys(seeds)),
+            backend=self.backend,
+            model=str(self.model),
+            temperature=float(self.temperature),
+            top_p=float(self.top_p),
+            chunk=_positive_int(self.chunk, "chunk"),
+            task_params={t: get_task(t, self.task_params.get(t)).params() for t in tasks},
+            method_params={m: get_method(m).resolve(self.method_params.get(m)) for m in methods},
+            name=self.name,
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that changes results (not the cosmetic name)."""
+        d = asdict(self)
+        d.pop("name")
+        return json.loads(json.dumps(d))
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for task in self.tasks:
+            for prompt in range(self.prompts):
+                for method in self.methods:
+                    budgets = self.budgets if METHODS[method].budgeted else [None]
+                    seeds = self.seeds[:1] if method in DETERMINISTIC else self.seeds
+                    out += [Cell(task, prompt, method, b, s) for b in budgets for s in seeds]
+        return out
+
+    @classmethod
+    def from_identity(cls, d: dict[str, Any], name: str = "run") -> RunConfig:
+        return cls(**d, name=name)
+
+
+@dataclass
+class Runtime:
+    """How a run executes; free to change between a run and its resume."""
+
+    executor: str = "local"
+    address: str | None = None
+    workers: int = 2
+    threads: int | None = 1
+
+
+def _names(given: list[str], valid: dict[str, Any], what: str) -> list[str]:
+    if not given:
+        raise ValueError(f"give at least one {what}; valid {what}s: {', '.join(valid)}")
+    for n in given:
+        if n not in valid:
+            raise ValueError(f"unknown {what} {n!r}; valid {what}s: {', '.join(valid)}")
+    return list(dict.fromkeys(given))
+
+
+def _positive_int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {v!r}")
+    return int(v)
+
+
+def apply_overrides(cfg: RunConfig, items: list[str]) -> RunConfig:
+    """Apply ``key=value`` overrides: ``temperature``/``top_p``/``chunk``, ``<task>.<param>`` or
+    ``<method>.<param>``. Values are JSON (``0.5``, ``[1, 2]``, ``"uct"``); a bare word is a
+    string and a comma-separated bare list a list of strings."""
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes key=value, got {item!r}")
+        value = _parse_value(raw)
+        scope, dot, param = key.partition(".")
+        if not dot:
+            if key not in SAMPLING_KEYS:
+                raise ValueError(
+                    f"unknown setting {key!r}; use one of {', '.join(SAMPLING_KEYS)}, "
+                    "<task>.<param> or <method>.<param>"
+                )
+            setattr(cfg, key, value)
+        elif scope in TASKS:
+            cfg.task_params.setdefault(scope, {})[param] = value
+        elif scope in METHODS:
+            cfg.method_params.setdefault(scope, {})[param] = value
+        else:
+            raise ValueError(
+                f"unknown scope {scope!r} in --set {item!r}; valid: tasks "
+                f"{', '.join(TASKS)}; methods {', '.join(METHODS)}"
+            )
+    return cfg
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return [s.strip() for s in raw.split(",")] if "," in raw else raw
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "tasks": ["forecast", "arith"],
+        "methods": list(METHODS),
+        "budgets": [96],
+        "prompts": 1,
+        "seeds": [0],
+    },
+    "standard": {
+        "tasks": list(TASKS),
+        "methods": list(METHODS),
+        "budgets": [128, 256, 512, 1024],
+        "prompts": 8,
+        "seeds": [0, 1],
+    },
+}
+
+
+def preset(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return json.loads(json.dumps(PRESETS[name]))

@@ -1,0 +1,65 @@
+"""PNG figures (matplotlib, Agg backend): reward vs NFE, success vs NFE, time per sample, and
+diversity vs reward; one panel per task, one line or marker per method (budgets in order)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from mctd_eval.rundir import write_atomic
+from mctd_eval.summary import Group
+
+FIGURES = {
+    "reward_vs_nfe.png": ("nfe", "reward", "NFE (positions processed)", "reward (best answer)"),
+    "success_vs_nfe.png": ("nfe", "success", "NFE (positions processed)", "success rate"),
+    "time_per_sample.png": ("nfe", "wall_s", "NFE (positions processed)", "seconds per prompt"),
+    "diversity_vs_reward.png": ("dissimilarity", "reward", "pairwise dissimilarity", "reward"),
+}
+
+
+def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
+    """Write the four figures into ``folder`` (atomically); returns their paths."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    tasks = list(dict.fromkeys(g.task for g in groups))
+    methods = list(dict.fromkeys(g.method for g in groups))
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    paths = []
+    for fname, (xk, yk, xlabel, ylabel) in FIGURES.items():
+        fig, axes = plt.subplots(
+            1, max(1, len(tasks)), figsize=(4.5 * max(1, len(tasks)), 3.6), squeeze=False
+        )
+        for ax, task in zip(axes[0], tasks, strict=False):
+            for m in methods:
+                pts = [
+                    (g.metrics[xk].mean, g.metrics[yk].mean)
+                    for g in groups
+                    if g.task == task and g.method == m
+                ]
+                pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
+                if pts:
+                    xs, ys = zip(*pts, strict=True)
+                    ax.plot(xs, ys, marker="o", color=colors[m], label=m)
+            ax.set_title(task)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            if xk == "nfe":
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
+        path = folder / fname
+        write_atomic(path, buf.getvalue())
+        paths.append(path)
+    return paths

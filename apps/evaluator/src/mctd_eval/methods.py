@@ -1,0 +1,131 @@
+"""The compared methods: a registry from name to how to run it on a token search problem.
+
+Budgeted methods (best-of-N and the tree searches) get ``Budget(nfe=B)``: they stop at the first
+iteration boundary past B positions, so the NFE actually spent is measured and recorded, never
+assumed. Greedy and beam search have no budget knob and run at their natural cost (recorded too).
+
+Defaults suit rewards in [0, 1]: lam = 10 tilts p_theta noticeably; k = 4 children; 4 leaves per
+iteration (batched rollouts are what makes a CPU fast); DTS widening alpha = 0.7 (the DTS paper's
+value for text) and a max backup for DTS* (what worked best for text there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from mctd_tree import (
+    Budget,
+    SearchResult,
+    beam_search,
+    best_of_n,
+    dts,
+    dts_star,
+    greedy,
+    maxent_ts,
+    mcts,
+)
+
+Runner = Callable[[Any, Budget | None, dict[str, Any], np.random.Generator], SearchResult[Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    budgeted: bool
+    description: str
+    run: Runner
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Defaults overridden by ``params``; unknown names raise with the valid ones listed."""
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            valid = ", ".join(self.defaults) or "(none)"
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(unknown)} for method {self.name!r}; "
+                f"valid: {valid}"
+            )
+        return {**self.defaults, **params}
+
+
+def _need(budget: Budget | None) -> Budget:
+    if budget is None:
+        raise ValueError("this method needs an NFE budget")
+    return budget
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "greedy",
+            False,
+            "argmax token at every step; natural cost (about one position per token)",
+            lambda p, b, kw, rng: greedy(p),
+        ),
+        Method(
+            "best_of_n",
+            True,
+            "sample completions in batches of `batch` until the NFE budget; keep the best",
+            lambda p, b, kw, rng: best_of_n(p, _need(b), batch_size=kw["batch"], rng=rng),
+            {"batch": 4},
+        ),
+        Method(
+            "beam",
+            False,
+            "beam search on cumulative log p_theta, width `width`; natural cost",
+            lambda p, b, kw, rng: beam_search(p, kw["width"]),
+            {"width": 4},
+        ),
+        Method(
+            "mcts",
+            True,
+            "MCTS over top-k tokens (UCT or PUCT), mean backup",
+            lambda p, b, kw, rng: mcts(p, _need(b), rng=rng, **kw),
+            {"k": 4, "selection": "uct", "backup": "mean", "c": math.sqrt(2.0), "parallel": 4},
+        ),
+        Method(
+            "dts",
+            True,
+            "Diffusion Tree Sampling: sampled children, widening, soft backup",
+            lambda p, b, kw, rng: dts(p, _need(b), rng=rng, **kw),
+            {"lam": 10.0, "c_widen": 2.0, "alpha": 0.7, "parallel": 4},
+        ),
+        Method(
+            "dts_star",
+            True,
+            "DTS*: the DTS tree searched with UCT, max backup",
+            lambda p, b, kw, rng: dts_star(p, _need(b), rng=rng, **kw),
+            {
+                "lam": 10.0,
+                "c": math.sqrt(2.0),
+                "backup": "max",
+                "c_widen": 2.0,
+                "alpha": 0.7,
+                "parallel": 4,
+            },
+        ),
+        Method(
+            "maxent_ts",
+            True,
+            "MaxEnt-TS: top-k children, p_theta-weighted soft values",
+            lambda p, b, kw, rng: maxent_ts(p, _need(b), rng=rng, **kw),
+            {"k": 4, "lam": 10.0, "parallel": 4},
+        ),
+    )
+}
+
+
+def method_names() -> list[str]:
+    return list(METHODS)
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+    return METHODS[name]

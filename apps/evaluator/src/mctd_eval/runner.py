@@ -1,0 +1,130 @@
+"""Run one cell: build the task's prompt and reward, run the method, measure it honestly.
+
+Measurement rules (see PAPERS.md §2, "honest metrics"):
+- The model's prefix cache is cleared first, then the prompt is prefilled once: ``prompt_nfe``
+  (the same for every method on a prompt) is recorded apart from the search's ``nfe``.
+- ``nfe`` / ``calls`` are the model's own counters (positions processed, forward calls) around
+  the whole method call: proposals, sampling, rollouts and reward-side model work included.
+- ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
+- The answer is the method's best-reward completion; ``ppl`` is the perplexity of the answer's
+  tokens only (EOS included, prompt excluded) from the model's log-probs; ``length`` counts its
+  tokens (EOS excluded). Diversity is across all samples the method returned for this prompt.
+- The search reward never receives the ground truth, except for tasks whose reward is an exact
+  verifier (``reward_sees_truth``; recorded in the row).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from mctd_tree import Budget
+from mctd_tree.problems.tokens import TokenSearchProblem
+from mctd_tree.protocols import LanguageModel
+
+from mctd_eval.backends import clear_cache
+from mctd_eval.config import Cell, RunConfig
+from mctd_eval.diversity import diversity
+from mctd_eval.methods import get_method
+from mctd_eval.tasks import Instance, TaskBase, get_task
+from mctd_eval.tasks.fluency import token_logprobs
+
+ANSWER_CHARS = 300
+TIMING_FIELDS = ("wall_s",)
+
+
+class CellRunner:
+    """Runs cells of one configuration on one loaded model."""
+
+    def __init__(self, lm: LanguageModel, cfg: RunConfig) -> None:
+        self.lm = lm
+        self.cfg = cfg
+        self.tasks: dict[str, TaskBase] = {
+            t: get_task(t, cfg.task_params.get(t)) for t in cfg.tasks
+        }
+        self._instances: dict[str, list[Instance]] = {}
+
+    def instance(self, task: str, index: int) -> Instance:
+        if task not in self._instances:
+            self._instances[task] = self.tasks[task].instances(self.cfg.prompts)
+        return self._instances[task][index]
+
+    def run(self, cell: Cell, instance: Instance | None = None) -> dict[str, Any]:
+        """One result row (JSON-ready; undefined metrics are None)."""
+        task = self.tasks[cell.task]
+        inst = instance if instance is not None else self.instance(cell.task, cell.prompt)
+        method = get_method(cell.method)
+        lm = self.lm
+        clear_cache(lm)
+        prompt = task.prompt_ids(lm, inst.public)
+        c0 = lm.counters.snapshot()
+        lm.next_logprobs([prompt])
+        prompt_nfe = lm.counters.since(c0).nfe
+        verifier = inst.truth if task.reward_sees_truth else None
+        reward = task.search_reward(lm, prompt, inst.public, verifier=verifier)
+        problem = TokenSearchProblem(
+            lm,
+            prompt,
+            reward,
+            k=1024,
+            max_new_tokens=task.max_new_tokens(inst.public),
+            chunk=self.cfg.chunk,
+            temperature=self.cfg.temperature,
+            top_p=self.cfg.top_p,
+            stop=task.stop(),
+        )
+        params = self.cfg.method_params.get(cell.method) or method.resolve(None)
+        budget = None if cell.budget is None else Budget(nfe=int(cell.budget))
+        c1, t0 = lm.counters.snapshot(), time.perf_counter()
+        result = method.run(problem, budget, params, cell.rng())
+        wall = time.perf_counter() - t0
+        used = lm.counters.since(c1)
+
+        eos = lm.eos_token_ids
+        answer = tuple(result.best_state)
+        text = problem.completion_text(answer)
+        lps = token_logprobs(lm, prompt, [answer])[0]
+        samples = [[t for t in s if t not in eos] for s, _ in result.samples]
+        stats = result.stats
+        tree = result.tree is not None
+        row: dict[str, Any] = {
+            "key": cell.key,
+            "task": cell.task,
+            "prompt": cell.prompt,
+            "label": inst.label,
+            "method": cell.method,
+            "budget": cell.budget,
+            "seed": cell.seed,
+            "nfe": used.nfe,
+            "calls": used.calls,
+            "prompt_nfe": prompt_nfe,
+            "wall_s": wall,
+            "simulations": stats.simulations,
+            "iterations": stats.iterations,
+            "nodes": stats.nodes if tree else None,
+            "max_depth": stats.max_depth if tree or cell.method in ("greedy", "beam") else None,
+            "mean_branching": stats.mean_branching if tree else None,
+            "reward": float(result.best_reward),
+            "reward_sees_truth": task.reward_sees_truth,
+            "ppl": math.exp(-float(lps.mean())) if len(lps) else None,
+            "length": sum(t not in eos for t in answer),
+            "n_samples": len(result.samples),
+            **diversity(samples),
+            **task.evaluate(text, inst.public, inst.truth),
+            "answer": text[:ANSWER_CHARS],
+            "answer_tokens": [int(t) for t in answer],
+        }
+        return clean(row)
+
+
+def clean(row: dict[str, Any]) -> dict[str, Any]:
+    """Non-finite floats become None (strict JSON); numpy scalars become Python numbers."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if hasattr(v, "item") and not isinstance(v, str):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out

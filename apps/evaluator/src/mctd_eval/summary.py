@@ -1,0 +1,179 @@
+"""Aggregate result rows into ``summary.csv`` and ``summary.md``: mean and 95% CI per
+task / method / budget.
+
+The tables are a pure function of the rows (sorted by cell key first, so file order never matters)
+and of the run's configuration (for ordering and the task metric columns): `report` rebuilds them
+byte for byte. Success uses a Wilson interval, every other metric a Student-t one (`stats`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mctd_eval.stats import Estimate, mean_ci, rate_ci
+from mctd_eval.tasks import TASKS
+
+COMMON = (
+    "reward",
+    "success",
+    "nfe",
+    "calls",
+    "prompt_nfe",
+    "wall_s",
+    "ppl",
+    "length",
+    "n_samples",
+    "distinct_1",
+    "distinct_2",
+    "dissimilarity",
+    "nodes",
+    "max_depth",
+    "mean_branching",
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    task: str
+    method: str
+    budget: int | None
+    n: int
+    metrics: dict[str, Estimate]
+
+    @property
+    def budget_label(self) -> str:
+        return "natural" if self.budget is None else str(self.budget)
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    extra = TASKS[task].metric_names if task in TASKS else ()
+    return COMMON + tuple(m for m in extra if m not in COMMON)
+
+
+def aggregate(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> list[Group]:
+    """One `Group` per (task, method, budget), in the configuration's order."""
+    by: dict[tuple[str, str, int | None], list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r["key"]):
+        by.setdefault((row["task"], row["method"], row["budget"]), []).append(row)
+    tasks = list(config.get("tasks", []))
+    methods = list(config.get("methods", []))
+
+    def order(k: tuple[str, str, int | None]) -> tuple[int, str, int, str, int]:
+        t, m, b = k
+        ti = tasks.index(t) if t in tasks else len(tasks)
+        mi = methods.index(m) if m in methods else len(methods)
+        return (ti, t, mi, m, -1 if b is None else int(b))
+
+    out = []
+    for key in sorted(by, key=order):
+        rs = by[key]
+        ms = {}
+        for name in metric_names(key[0]):
+            vals = [r.get(name) for r in rs]
+            ms[name] = rate_ci(vals) if name == "success" else mean_ci(vals)
+        out.append(Group(*key, n=len(rs), metrics=ms))
+    return out
+
+
+def _num(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.6g}"
+
+
+def to_csv(groups: Sequence[Group]) -> str:
+    names: list[str] = []
+    for g in groups:
+        names += [m for m in g.metrics if m not in names]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "task",
+            "method",
+            "budget",
+            "n",
+            *(f"{m}_{s}" for m in names for s in ("mean", "lo", "hi")),
+        ]
+    )
+    for g in groups:
+        cells = []
+        for m in names:
+            e = g.metrics.get(m)
+            cells += ["", "", ""] if e is None else [_num(e.mean), _num(e.lo), _num(e.hi)]
+        w.writerow([g.task, g.method, g.budget_label, g.n, *cells])
+    return buf.getvalue()
+
+
+def _pm(e: Estimate, digits: int = 3) -> str:
+    if math.isnan(e.mean):
+        return "-"
+    if math.isnan(e.lo):
+        return f"{e.mean:.{digits}g}"
+    return f"{e.mean:.{digits}g} ± {e.half_width:.2g}"
+
+
+def _rate(e: Estimate) -> str:
+    if math.isnan(e.mean):
+        return "-"
+    return f"{100 * e.mean:.0f}% [{100 * e.lo:.0f}, {100 * e.hi:.0f}]"
+
+
+def _mean(e: Estimate, digits: int = 3) -> str:
+    return "-" if math.isnan(e.mean) else f"{e.mean:.{digits}g}"
+
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("NFE", "nfe", "mean"),
+    ("calls", "calls", "mean"),
+    ("s/prompt", "wall_s", "mean"),
+    ("reward", "reward", "pm"),
+    ("success", "success", "rate"),
+    ("ppl", "ppl", "mean"),
+    ("distinct-2", "distinct_2", "mean"),
+    ("dissim.", "dissimilarity", "mean"),
+    ("length", "length", "mean"),
+    ("nodes", "nodes", "mean"),
+    ("depth", "max_depth", "mean"),
+    ("branching", "mean_branching", "mean"),
+)
+
+
+def task_table(groups: Sequence[Group], task: str) -> str:
+    """The markdown table of one task."""
+    extra = [m for m in metric_names(task) if m not in COMMON]
+    head = ["method", "budget", "n", *(c[0] for c in COLUMNS), *extra]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in (g for g in groups if g.task == task):
+        cells = [g.method, g.budget_label, str(g.n)]
+        for _, key, kind in COLUMNS:
+            e = g.metrics[key]
+            cells.append(_pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e))
+        cells += [_pm(g.metrics[m]) for m in extra]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = "") -> str:
+    c = config
+    out = [
+        f"# mctd-eval summary{': ' + title if title else ''}",
+        "",
+        f"model `{c.get('model')}` on backend `{c.get('backend')}`; temperature "
+        f"{c.get('temperature')}, top-p {c.get('top_p')}; {c.get('prompts')} prompt(s) per task, "
+        f"seeds {c.get('seeds')}.",
+        "",
+        "NFE = model positions processed by the method (rollouts and reward-side model work "
+        "included; the prompt's prefill, equal for all methods, is reported apart as prompt_nfe); "
+        "calls = forward calls; s/prompt = wall time of the method per prompt; ppl = perplexity "
+        "of the answer's tokens only; distinct-2 and dissim. = diversity across the samples a "
+        "method returned for one prompt; success = the task's own criterion. Values are means "
+        "over prompts and seeds, ± the 95% t-interval half-width; success with a Wilson 95% "
+        "interval. Budget 'natural': no budget knob (greedy, beam).",
+    ]
+    for task in dict.fromkeys(g.task for g in groups):
+        out += ["", f"## {task}", "", task_table(groups, task)]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,84 @@
+"""What a task plug-in provides: seeded instances, a prompt, a search reward, an evaluation.
+
+An `Instance` splits what the search may see (``public``: the prompt's material) from the
+ground truth (``truth``: used by `Task.evaluate` only). `Task.search_reward` receives ``public``
+and, only for tasks whose reward *is* an exact verifier (``reward_sees_truth = True``, e.g. arith),
+the truth as ``verifier``; for every other task the runner passes ``verifier=None`` and a test
+checks that a poisoned truth leaves the search reward unchanged.
+
+Task parameters are dataclass fields (JSON-friendly); ``seed`` picks the instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from mctd_tree.protocols import LanguageModel, Reward
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One prompt of a task: ``index`` in the task's seeded sequence, a short ``label``."""
+
+    index: int
+    label: str
+    public: Any
+    truth: Any
+
+
+@dataclass(frozen=True)
+class TaskBase:
+    """Base of the task plug-ins; subclasses are dataclasses whose fields are the parameters."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    reward_sees_truth: ClassVar[bool] = False
+    metric_names: ClassVar[tuple[str, ...]] = ()
+    seed: int = 0
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TaskBase:
+        """Build from a parameter dict; unknown names raise with the valid ones listed."""
+        unknown = sorted(set(params) - set(cls.param_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(unknown)} for task {cls.name!r}; "
+                f"valid: {', '.join(cls.param_names())}"
+            )
+        return cls(**params)
+
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters (defaults filled in), as saved in the run config."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    # The plug-in interface --------------------------------------------------------------
+    def instances(self, n: int) -> list[Instance]:
+        raise NotImplementedError
+
+    def max_new_tokens(self, public: Any) -> int:
+        raise NotImplementedError
+
+    def stop(self) -> tuple[str, ...]:
+        return ("\n",)
+
+    def prompt_ids(self, lm: LanguageModel, public: Any) -> list[int]:
+        raise NotImplementedError
+
+    def search_reward(
+        self, lm: LanguageModel, prompt_ids: Sequence[int], public: Any, *, verifier: Any = None
+    ) -> Reward[str]:
+        raise NotImplementedError
+
+    def evaluate(self, text: str, public: Any, truth: Any) -> dict[str, float]:
+        """Task metrics of one completion text, including ``success`` (1.0 or 0.0)."""
+        raise NotImplementedError
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
