@@ -1,0 +1,110 @@
+"""`NaiveTorchLM`: the same model without tree-aware reuse, as a baseline for benchmarks.
+
+It behaves like the published MaxEnt-TS code: every call re-encodes each prefix from scratch, one
+row at a time (no batching across rows); a rollout keeps a KV cache only inside its own call
+(like ``model.generate``). Sampling follows the shared rule with the same random-number order as
+`TorchLM` (per step, one uniform per active row in row order), so a seeded search draws the same
+tokens with either model and builds the same tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.protocols import Counters, Generation
+from transformers import DynamicCache
+
+from mctd_llm_torch.model import TorchLM
+
+
+class NaiveTorchLM:
+    """Re-encode-every-call wrapper around a loaded `TorchLM`'s model (shares its weights)."""
+
+    def __init__(self, lm: TorchLM) -> None:
+        self.lm = lm
+        self.counters = Counters()
+
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return self.lm.eos_token_ids
+
+    @property
+    def vocab_size(self) -> int:
+        return self.lm.vocab_size
+
+    @property
+    def max_context(self) -> int:
+        return self.lm.max_context
+
+    def encode(self, text: str) -> list[int]:
+        return self.lm.encode(text)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.lm.decode(ids)
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        return self.lm.chat_prompt(messages)
+
+    def reset_counters(self) -> None:
+        self.counters.nfe = 0
+        self.counters.calls = 0
+
+    def _run(self, ids: Sequence[int], cache: DynamicCache) -> np.ndarray:
+        x = torch.tensor([list(ids)], device=self.lm.device)
+        out = self.lm.model(input_ids=x, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self.counters.nfe += len(ids)
+        self.counters.calls += 1
+        return torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu().numpy()
+
+    @torch.inference_mode()
+    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        rows = [self.lm._check_prefix(p) for p in prefixes]
+        out = [self._run(p, DynamicCache()) for p in rows]
+        return np.stack(out) if out else np.zeros((0, self.vocab_size), np.float32)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prefixes: Sequence[Sequence[int]],
+        rng: np.random.Generator,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        stop: Sequence[str] = (),
+    ) -> list[Generation]:
+        check_sampling(temperature, top_k, top_p)
+        if isinstance(stop, str):
+            stop = (stop,)
+        rows = [self.lm._check_prefix(p, generating=True) for p in prefixes]
+        n = len(rows)
+        caches = [DynamicCache() for _ in rows]
+        lps = [self._run(r, c) for r, c in zip(rows, caches, strict=True)]
+        caps = [min(max_new_tokens, self.max_context - len(r)) for r in rows]
+        toks: list[list[int]] = [[] for _ in range(n)]
+        logp: list[list[float]] = [[] for _ in range(n)]
+        reason = ["length"] * n
+        active = list(range(n))
+        window = max((len(s) for s in stop), default=0) + 8
+        while active:
+            lp = np.stack([lps[i] for i in active])
+            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            going = []
+            for j, i in enumerate(active):
+                t = int(drawn[j])
+                toks[i].append(t)
+                logp[i].append(float(lp[j, t]))
+                if t in self.eos_token_ids:
+                    reason[i] = "eos"
+                elif stop and any(s in self.decode(toks[i][-window:]) for s in stop):
+                    reason[i] = "stop"
+                elif len(toks[i]) < caps[i]:
+                    going.append(i)
+            active = going
+            for i in active:  # one row at a time
+                lps[i] = self._run([toks[i][-1]], caches[i])
+        return [Generation(toks[i], np.asarray(logp[i], np.float32), reason[i]) for i in range(n)]
