@@ -2,7 +2,9 @@
 
 Each method spends about ``nfe`` network evaluations (per element; a guided call counts 2) and
 returns up to ``n_out`` samples for distribution metrics plus the best reward it found:
-- ``dts``: a DTS tree built to the budget, then ``n_out`` descents (no extra NFE).
+- ``dts``: a DTS tree built to the budget, then ``n_out`` descents (no extra NFE). Widening
+  C N^alpha (``c_widen``, ``alpha``; the paper's 2, 0.8 by default): narrower trees go deeper, and
+  rollouts from deep nodes cost fewer NFE, so more simulations fit in a budget.
 - ``dts_star``: DTS* (UCT on the same tree); its samples are its rollouts (for reward only).
 - ``best_of_n``: N = nfe / steps prior draws; samples are the best of groups of N / n_out.
 - ``importance``: the same N draws resampled with weights exp(lam r) (self-normalised IS).
@@ -46,6 +48,8 @@ def run_method(
     n_out: int,
     seed: int,
     parallel: int = 32,
+    c_widen: float = 2.0,
+    alpha: float = 0.8,
 ) -> MethodRun:
     """Run ``method`` (one of METHODS) with an NFE budget; see the module docstring."""
     if method not in METHODS:
@@ -57,7 +61,15 @@ def run_method(
     steps = problem.num_steps
     if method in ("dts", "dts_star"):
         algo = dts if method == "dts" else dts_star
-        res = algo(problem, Budget(nfe=nfe), lam=lam, parallel=parallel, rng=rng)
+        res = algo(
+            problem,
+            Budget(nfe=nfe),
+            lam=lam,
+            parallel=parallel,
+            c_widen=c_widen,
+            alpha=alpha,
+            rng=rng,
+        )
         if method == "dts":
             assert res.tree is not None
             states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]

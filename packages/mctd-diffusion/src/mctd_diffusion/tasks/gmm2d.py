@@ -110,11 +110,13 @@ def evaluate_cell(
     branch_every: int = 10,
     n_out: int = 256,
     parallel: int = 32,
+    **method_kwargs: float,
 ) -> dict[str, Any]:
     """One (method, NFE budget, seed) cell of the gmm2d benchmark: metrics vs the tilted target.
 
     Builds the problem (stochastic DDIM eta = 1, ``num_steps`` steps, branching every
-    ``branch_every``), runs the method and scores its samples with ``evaluate``.
+    ``branch_every``), runs the method (``method_kwargs``: e.g. DTS's ``c_widen``, ``alpha``) and
+    scores its samples with ``evaluate``.
     """
     from mctd_diffusion.methods import run_method
     from mctd_diffusion.problem import DenoisingProblem
@@ -128,7 +130,16 @@ def evaluate_cell(
         num_steps=num_steps,
         branch_every=branch_every,
     )
-    run = run_method(method, problem, nfe, lam=task.lam, n_out=n_out, seed=seed, parallel=parallel)
+    run = run_method(
+        method,
+        problem,
+        nfe,
+        lam=task.lam,
+        n_out=n_out,
+        seed=seed,
+        parallel=parallel,
+        **method_kwargs,
+    )
     metrics: dict[str, Any] = dict(evaluate(run.samples, task.target(), run.rewards, 10_000 + seed))
     metrics.update(
         method=method,
