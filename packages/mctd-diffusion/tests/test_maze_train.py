@@ -38,3 +38,13 @@ def test_training_resumes_exactly(tmp_path, monkeypatch):
     assert step == 8 and cfg == full
     for k, v in straight.model.state_dict().items():
         assert torch.allclose(model.state_dict()[k], v)
+
+
+def test_pyramid_training_levels():
+    from mctd_diffusion.maze.planner import make_scheduler
+    from mctd_diffusion.maze.train import noise_levels
+
+    cfg = PlannerConfig(**TINY, pyramid_frac=1.0, sample_levels=5)
+    t = noise_levels(cfg, make_scheduler(cfg), 16, torch.Generator().manual_seed(0))
+    assert t.shape == (16, cfg.n_tokens) and (t >= 0).all() and (t < 1000).all()
+    assert (t.diff(dim=1) >= 0).all()  # later tokens are never cleaner than earlier ones

@@ -4,7 +4,8 @@ A plan is S = plan_steps / every states (x, y) (every = 1 dense, H = 5 sparse), 
 N = S / token_size tokens of token_size·2 numbers. Token 0 of the network input is a clean context
 token holding the start state (repeated token_size times); tokens 1..N are the plan. The goal is
 not an input: it enters only through guidance and the value function (as in the paper's planner).
-Coordinates are normalised by the maze: u = (p - centre) / scale.
+Coordinates are normalised by the maze: u = (p - centre) / scale; a small scale (4 = one cell per
+unit) keeps the 0.2-unit steps visible above the noise for more of the diffusion levels.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class PlannerConfig:
     n_layers: int = 4
     n_heads: int = 4
     train_timesteps: int = 1000
+    pos_scale: float = 0.0  # world units per normalised unit (0: 2·max(rows, cols), data in ±1)
+    pyramid_frac: float = 0.0  # fraction of training rows with pyramid-shaped noise levels
+    sample_levels: int = 50  # the inference grid those pyramid rows are drawn on
     # training
     steps: int = 3000
     batch_size: int = 64
@@ -83,7 +87,7 @@ class PlanCodec:
         maze = MazeMap.load(cfg.maze)
         h, w = maze.shape
         self.centre = cell_to_xy(((h - 1) / 2, (w - 1) / 2)).astype(np.float32)
-        self.scale = float(2 * max(h, w))
+        self.scale = float(cfg.pos_scale or 2 * max(h, w))
         self.cfg = cfg
 
     def normalise(self, p: np.ndarray | torch.Tensor) -> Any:

@@ -23,6 +23,7 @@ from mctd_diffusion.maze.checkpoint import load_safetensors, save_safetensors
 from mctd_diffusion.maze.data import load_dataset
 from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig, build_model, make_scheduler
 from mctd_diffusion.parameterisation import target
+from mctd_diffusion.schedulers import DDIMScheduler
 
 CKPT = "planner.safetensors"
 
@@ -47,6 +48,26 @@ def _batch(
     s = torch.randint(0, t1 - cfg.horizon, (cfg.batch_size,), generator=gen)
     idx = s[:, None] + cfg.every * torch.arange(1, cfg.n_states + 1)[None, :]
     return obs[ep, s], obs[ep[:, None], idx]
+
+
+def noise_levels(
+    cfg: PlannerConfig, sched: DDIMScheduler, batch: int, gen: torch.Generator
+) -> torch.Tensor:
+    """Per-token training levels (B, N): independent t_n ~ U{0..T-1} (Diffusion Forcing), except
+    a ``pyramid_frac`` share of rows that get the inference pattern k_n = clip(L + n - m, 0, L) at
+    a random row m on the L-level DDIM grid (clean -> t = 0), so the coupling of a noisy token to
+    its cleaner predecessors, which single-token marginals never teach, is seen often."""
+    n = cfg.n_tokens
+    t = torch.randint(0, cfg.train_timesteps, (batch, n), generator=gen)
+    if cfg.pyramid_frac <= 0:
+        return t
+    lv = cfg.sample_levels
+    sched.set_timesteps(lv)
+    grid = torch.cat([torch.zeros(1, dtype=torch.long), sched.timesteps.flip(0)])
+    m = torch.randint(0, lv + n, (batch, 1), generator=gen)
+    k = (lv + torch.arange(n)[None, :] - m).clamp(0, lv)
+    use = torch.rand(batch, 1, generator=gen) < cfg.pyramid_frac
+    return torch.where(use, grid[k], t)
 
 
 def _lr(cfg: PlannerConfig, step: int) -> float:
@@ -149,7 +170,7 @@ def train_planner(
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         start, plan = _batch(obs, cfg, gen)
         x0 = codec.to_tokens(plan)
-        t = torch.randint(0, cfg.train_timesteps, x0.shape[:2], generator=gen)
+        t = noise_levels(cfg, sched, x0.shape[0], gen)
         eps = torch.randn(x0.shape, generator=gen)
         x_t = sched.add_noise(x0, eps, t)
         t_in = torch.cat([torch.zeros(len(t), 1, dtype=torch.long), t], dim=1)
