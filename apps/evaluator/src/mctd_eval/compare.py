@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from mctd_eval.execute import load_groups
 from mctd_eval.summary import Group
@@ -15,11 +16,22 @@ def _f(x: float) -> str:
     return "-" if math.isnan(x) else f"{x:.3g}"
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys (``method_params.dts.lam``)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def compare(run_a: Path, run_b: Path) -> str:
     """A markdown report: configuration differences, then A, B and B - A per shared group."""
     ca, ga, _ = load_groups(run_a)
     cb, gb, _ = load_groups(run_b)
-    da, db = ca["config"], cb["config"]
+    da, db = _flat(ca["config"]), _flat(cb["config"])
     lines = [f"# compare A={run_a} B={run_b}", ""]
     diff = sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k))
     if diff:

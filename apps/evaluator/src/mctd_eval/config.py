@@ -186,7 +186,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "tasks": ["forecast", "arith"],
         "methods": list(METHODS),
-        "budgets": [96],
+        "budgets": [128],
         "prompts": 1,
         "seeds": [0],
     },

@@ -1,5 +1,6 @@
 """PNG figures (matplotlib, Agg backend): reward vs NFE, success vs NFE, time per sample, and
-diversity vs reward; one panel per task, one line or marker per method (budgets in order)."""
+diversity vs reward; one panel per task, one line per method through its budgets, with the 95%
+interval of the y value as error bars."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ FIGURES = {
     "time_per_sample.png": ("nfe", "wall_s", "NFE (positions processed)", "seconds per prompt"),
     "diversity_vs_reward.png": ("dissimilarity", "reward", "pairwise dissimilarity", "reward"),
 }
+
+
+def _gap(x: float) -> float:
+    """An error-bar length; 0 where the interval is undefined (a single value)."""
+    return 0.0 if math.isnan(x) else max(x, 0.0)
 
 
 def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
@@ -39,14 +45,16 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
         for ax, task in zip(axes[0], tasks, strict=False):
             for m in methods:
                 pts = [
-                    (g.metrics[xk].mean, g.metrics[yk].mean)
+                    (g.metrics[xk].mean, g.metrics[yk].mean, g.metrics[yk])
                     for g in groups
                     if g.task == task and g.method == m
                 ]
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
                 if pts:
-                    xs, ys = zip(*pts, strict=True)
-                    ax.plot(xs, ys, marker="o", color=colors[m], label=m)
+                    xs = [p[0] for p in pts]
+                    ys = [p[1] for p in pts]
+                    err = [[_gap(p[1] - p[2].lo) for p in pts], [_gap(p[2].hi - p[1]) for p in pts]]
+                    ax.errorbar(xs, ys, yerr=err, marker="o", color=colors[m], label=m, capsize=3)
             ax.set_title(task)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
