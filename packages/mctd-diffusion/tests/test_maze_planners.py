@@ -11,7 +11,9 @@ START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
 
 
 def _den(every: int = 1, levels: int = 4) -> PlanDenoiser:
-    cfg = PlannerConfig(every=every, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    cfg = PlannerConfig(
+        every=every, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, neighbour=True
+    )
     torch.manual_seed(0)
     return PlanDenoiser(build_model(cfg), cfg, levels=levels)
 

@@ -4,8 +4,10 @@ from mctd_diffusion.maze.checkpoint import load_safetensors, save_safetensors
 from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig
 from mctd_diffusion.maze.train import CKPT, load_planner, train_planner
 
-TINY = dict(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, batch_size=4)
-TINY_DATA = dict(data_episodes=2, data_steps=60)
+TINY = dict(
+    token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, batch_size=4, neighbour=True
+)
+TINY_DATA = dict(data_episodes=2, data_steps=60, pyramid_frac=0.5, pos_scale=4.0)
 
 
 def test_safetensors_round_trip(tmp_path):

@@ -38,6 +38,7 @@ class PlannerConfig:
     pos_scale: float = 0.0  # world units per normalised unit (0: 2·max(rows, cols), data in ±1)
     pyramid_frac: float = 0.0  # fraction of training rows with pyramid-shaped noise levels
     sample_levels: int = 50  # the inference grid those pyramid rows are drawn on
+    neighbour: bool = False  # feed each token its left neighbour (see SkipX0Denoiser)
     # training
     steps: int = 3000
     batch_size: int = 64
@@ -122,28 +123,43 @@ class SkipX0Denoiser(nn.Module):
     x0_hat(x_t, t) = sqrt(abar_t)·x_t + sqrt(1 - abar_t)·F(x_t, t), per token, F the shared
     transformer denoiser. Near-clean tokens pass through almost exactly (a small network learns the
     identity badly), noisy ones are predicted by F; the training loss is still ||x0_hat - x0||².
+
+    With ``neighbour`` each token's input also carries its left neighbour's tokens and level
+    (token 0's neighbour is the context): [x_n, x_{n-1}, t_{n-1}/T]. A small transformer trained
+    briefly on CPU otherwise never learns that a token must continue from its predecessor (its
+    samples jump at every token boundary); attention still mixes all tokens.
     """
 
-    def __init__(self, net: TransformerDenoiser, alphas_cumprod: torch.Tensor) -> None:
+    def __init__(
+        self, net: TransformerDenoiser, alphas_cumprod: torch.Tensor, neighbour: bool = True
+    ) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.neighbour = net, neighbour
         self.register_buffer("abar", alphas_cumprod.to(torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, device=x.device).expand(x.shape[:2])
         ab = self.abar[t.clamp_min(0)][..., None]
-        return ab.sqrt() * x + (1 - ab).sqrt() * self.net(x, t)
+        inp = x
+        if self.neighbour:
+            prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+            t_prev = torch.cat([t[:, :1], t[:, :-1]], dim=1).clamp_min(0)
+            level = (t_prev.to(x.dtype) / len(self.abar))[..., None]
+            inp = torch.cat([x, prev, level], dim=-1)
+        out = self.net(inp, t)[..., : x.shape[-1]]
+        return ab.sqrt() * x + (1 - ab).sqrt() * out
 
 
 def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
     """The shared transformer denoiser (one noise-level embedding per token) as an x0 predictor."""
     net = TransformerDenoiser(
-        cfg.token_dim,
+        2 * cfg.token_dim + 1 if cfg.neighbour else cfg.token_dim,
         d_model=cfg.d_model,
         n_heads=cfg.n_heads,
         n_layers=cfg.n_layers,
         max_len=cfg.n_tokens + 1,
     )
-    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod)
+    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour)
 
 
 def make_scheduler(cfg: PlannerConfig) -> DDIMScheduler:
