@@ -52,11 +52,24 @@ def tiny_llama(seed: int = 0) -> Any:
     return model
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``-m``, leave out the slow tests so that a plain ``pytest`` stays ~2 minutes."""
+    if config.option.markexpr:
+        return
+    skip = pytest.mark.skip(reason="slow: select with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def tiny_lm() -> Any:
-    """A TorchLM around the tiny random Llama (CPU)."""
+    """A TorchLM around the tiny random Llama (CPU, one thread: more threads than free cores
+    make OpenMP spin on this shared machine)."""
+    import torch
     from mctd_llm_torch import TorchLM
 
+    torch.set_num_threads(1)
     return TorchLM.from_model(tiny_llama(), char_tokenizer(), device="cpu")
 
 

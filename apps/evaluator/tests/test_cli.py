@@ -96,8 +96,12 @@ def test_report_rebuilds_identical_tables(tmp_path: Path, cli: Any, toy_run: Any
     assert res.exit_code == 0, res.output
     assert (out / "summary.csv").read_bytes() == csv
     assert (out / "summary.md").read_bytes() == md
+    from matplotlib.image import imread
+
     for f in ("reward_vs_nfe", "success_vs_nfe", "time_per_sample", "diversity_vs_reward"):
-        assert (out / "figures" / f"{f}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        png = out / "figures" / f"{f}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert imread(png).shape[0] > 100  # decodes
 
 
 def test_report_skips_a_corrupt_line(tmp_path: Path, cli: Any, toy_run: Any) -> None:
@@ -132,3 +136,14 @@ def test_list(cli: Any) -> None:
     info = json.loads(cli("list", "--json").output)
     assert info["methods"]["dts_star"]["params"]["backup"] == "max"
     assert not info["methods"]["greedy"]["budgeted"]
+
+
+def test_chunked_edges_and_version(tmp_path: Path, cli: Any, toy_run: Any) -> None:
+    res = toy_run(
+        tmp_path / "run", "--tasks", "arith", "--methods", "greedy,beam,mcts,dts,maxent_ts",
+        "--budgets", "60", "--prompts", "1", "--set", "chunk=4",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and all(r["nfe"] > 0 for r in rows)
+    assert cli("--version").output.strip() == "0.1.0"
