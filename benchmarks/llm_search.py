@@ -49,13 +49,10 @@ class PositionLedger:
         self.lm = lm
         self._trie: dict[int, Any] = {}
         self.minimal = 0
+        self.counters = lm.counters  # the same object: reset in place by the model
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.lm, name)
-
-    @property
-    def counters(self) -> Any:
-        return self.lm.counters
 
     def _need(self, seq: Sequence[int]) -> None:
         node = self._trie
@@ -125,6 +122,7 @@ def run_search(lm: Any, prompt: list[int], args: argparse.Namespace) -> dict:
         rng=args.seed,
     )
     wall = time.perf_counter() - t0
+    assert res.best_state is not None
     return {
         "wall_s": wall,
         "positions": lm.counters.nfe,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from mctd_llm_torch import ModelNotFoundError, PrefixCache, TorchLM
 from mctd_llm_torch.testing import EOS, full_logprobs
-from mctd_tree import LanguageModel
+from mctd_tree import Generation, LanguageModel
 
 Make = Callable[..., TorchLM]
 
@@ -208,3 +209,62 @@ def test_unknown_model_offline_names_the_cause(monkeypatch: pytest.MonkeyPatch) 
     assert "local folder" in str(err.value) and ".gguf" in str(err.value)
     with pytest.raises(ModelNotFoundError, match="GGUF file not found"):
         TorchLM("/nonexistent/model.gguf", device="cpu")
+
+
+class Ledger:
+    """Counts the distinct positions a search asked the model for (the minimum any exact model
+    must process)."""
+
+    def __init__(self, lm: TorchLM) -> None:
+        self.lm = lm
+        self.seen: set[tuple[int, ...]] = set()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.lm, name)
+
+    @property
+    def counters(self) -> object:
+        return self.lm.counters
+
+    def _need(self, seq: tuple[int, ...]) -> None:
+        self.seen.update(seq[:j] for j in range(1, len(seq) + 1))
+
+    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        for p in prefixes:
+            self._need(tuple(p))
+        return self.lm.next_logprobs(prefixes)
+
+    def generate(
+        self, prefixes: Sequence[Sequence[int]], rng: np.random.Generator, **kw: Any
+    ) -> list[Generation]:
+        gens = self.lm.generate(prefixes, rng, **kw)
+        for p, g in zip(prefixes, gens, strict=True):
+            self._need(tuple(p) + tuple(g.tokens[:-1]))
+        return gens
+
+
+@pytest.mark.parametrize("algo", ["maxent_ts", "dts", "mcts_chunk3"])
+def test_search_never_recomputes_a_position(make_lm: Make, algo: str) -> None:
+    from mctd_tree import dts, maxent_ts, mcts
+    from mctd_tree.problems.tokens import TokenSearchProblem
+
+    lm = make_lm(seed=7)
+    ledger = Ledger(lm)
+    prompt = [5, 6, 7, 8, 9]
+    kw = {"chunk": 3} if algo == "mcts_chunk3" else {}
+    prob = TokenSearchProblem(
+        ledger,
+        prompt,
+        lambda t: np.array([s.count("e") for s in t], float),
+        k=3,
+        max_new_tokens=10,
+        **kw,
+    )
+    if algo == "maxent_ts":
+        res = maxent_ts(prob, 12, k=3, lam=2.0, parallel=3, rng=0)
+    elif algo == "dts":
+        res = dts(prob, 12, lam=2.0, parallel=3, rng=0)
+    else:
+        res = mcts(prob, 12, k=3, parallel=3, rng=0)
+    assert res.best_state is not None
+    assert lm.counters.nfe == len(ledger.seen)  # every needed position exactly once

@@ -97,7 +97,7 @@ def ensure_default_model(cache: Path | None = None, *, progress: bool = True) ->
         )
         bar.update()
         bar.set_postfix_str(steps[2])
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp)

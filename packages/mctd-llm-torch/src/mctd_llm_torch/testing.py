@@ -31,7 +31,7 @@ def char_tokenizer(vocab: int = VOCAB) -> PreTrainedTokenizerFast:
 def tiny_llama(seed: int = 0, attn: str = "sdpa", eos: int = EOS) -> LlamaForCausalLM:
     """A 2-layer, 32-wide random Llama (GQA: 4 query heads, 2 key/value heads), context 128."""
     torch.manual_seed(seed)
-    cfg = LlamaConfig(
+    cfg = LlamaConfig(  # type: ignore[call-arg]
         vocab_size=VOCAB,
         hidden_size=32,
         intermediate_size=64,

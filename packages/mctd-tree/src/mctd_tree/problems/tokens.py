@@ -115,11 +115,11 @@ def sample_from_logprobs(
     if temperature == 0:
         return np.argmax(lp, axis=1).astype(np.int64)
     p = process_logprobs(lp, temperature, top_k, top_p)
-    u = rng.random(p.shape[0])
+    u = np.asarray(rng.random(p.shape[0]), dtype=np.float64)
     cdf = np.cumsum(p, axis=1)
     out = np.empty(p.shape[0], dtype=np.int64)
     for i in range(p.shape[0]):
-        j = int(np.searchsorted(cdf[i], u[i] * cdf[i, -1], side="right"))
+        j = int(np.searchsorted(cdf[i], float(u[i] * cdf[i, -1]), side="right"))
         out[i] = min(j, p.shape[1] - 1)
     return out
 
