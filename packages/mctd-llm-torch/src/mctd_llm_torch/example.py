@@ -104,7 +104,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--parallel", type=int, default=4, help="leaves per batched iteration")
     ap.add_argument("--lam", type=float, default=4.0, help="inverse temperature of soft values")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     lm = TorchLM(args.model, device=args.device)
     print(f"model {lm.name} on {lm.device} ({lm.dtype}); prompt: {args.prompt!r}")
     rows = run(
