@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ def _rows(out: Path) -> dict[str, dict[str, object]]:
 
 def test_ray_matches_local(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     cfg = RunConfig(
         tasks=["arith", "keywords"],
         methods=["greedy", "best_of_n", "mcts", "dts", "maxent_ts"],
@@ -37,5 +35,8 @@ def test_ray_matches_local(tmp_path: Path) -> None:
     )
     assert local.ran == ray.ran == len(cfg.resolved().cells())
     assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
+    from ray._private import ray_constants
+
+    assert not ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV  # workers never re-run uv
     csv = (tmp_path / "local" / "summary.csv").read_text().splitlines()
     assert csv[1:] and len(csv) == len((tmp_path / "ray" / "summary.csv").read_text().splitlines())

@@ -63,13 +63,35 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
         ) from err
 
 
+def _import_ray() -> Any:
+    """Import ray with its ``uv run`` runtime-env hook off (DESIGN.md §8), unless the user set
+    ``RAY_ENABLE_UV_RUN_RUNTIME_ENV`` explicitly.
+
+    Under ``uv run`` the hook makes every worker re-run ``uv`` in a copy of the working directory,
+    which re-installs the workspace packages into the driver's virtualenv (pointing at a temporary
+    copy) or builds a new multi-GB one; local workers share the driver's environment anyway. Ray
+    reads the variable once, at import, so if ray was imported earlier the constant is set too.
+    """
+    explicit = "RAY_ENABLE_UV_RUN_RUNTIME_ENV" in os.environ
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import ray
+
+    if not explicit:
+        try:
+            from ray._private import ray_constants
+
+            ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
+        except (ImportError, AttributeError):  # pragma: no cover - other ray versions
+            pass
+    return ray
+
+
 class RayExecutor:
     """Cells sharded over ``runtime.workers`` actors; each actor loads the model once."""
 
     def __init__(self, identity: dict[str, Any], runtime: Runtime, progress: bool = True) -> None:
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # DESIGN.md §8
         try:
-            import ray
+            ray = _import_ray()
         except ImportError as err:
             raise ExecutorError(
                 "the ray executor needs the 'ray' extra of mctd-evaluator: "
