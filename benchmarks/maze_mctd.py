@@ -33,10 +33,20 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
 
-def planner(maze: str, every: int, steps: int, levels: int, out: Path) -> tuple[PlanDenoiser, dict]:
+def planner(
+    maze: str, every: int, steps: int, levels: int, gain: float, out: Path
+) -> tuple[PlanDenoiser, dict]:
     """Load the planner in ``out`` (training or resuming it up to ``steps`` first)."""
     cfg = PlannerConfig(
-        maze=maze, every=every, steps=steps, batch_size=64, lr=2e-3, checkpoint_every=250
+        maze=maze,
+        every=every,
+        steps=steps,
+        batch_size=64,
+        lr=2e-3,
+        checkpoint_every=250,
+        pos_scale=4.0,
+        pyramid_frac=0.5,
+        neighbour=True,
     )
     info: dict[str, Any] = {"dir": str(out)}
     path = out / CKPT
@@ -46,7 +56,7 @@ def planner(maze: str, every: int, steps: int, levels: int, out: Path) -> tuple[
         info["train_seconds_this_run"] = res.seconds
     model, cfg, step = load_planner(path)
     info.update(step=step, config=cfg.to_dict())
-    return PlanDenoiser(model, cfg, levels=levels), info
+    return PlanDenoiser(model, cfg, levels=levels, guidance_gain=gain), info
 
 
 def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,7 +89,8 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=25, help="K of P-MCTD / Fast-MCTD")
     ap.add_argument("--levels", type=int, default=50, help="DDIM levels of the pyramid")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance of Diffuser / DF")
-    ap.add_argument("--dense-steps", type=int, default=2500)
+    ap.add_argument("--gain", type=float, default=5.0, help="guidance unit (PlanDenoiser)")
+    ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
     ap.add_argument("--methods", nargs="*", default=None, help="subset of method names")
     ap.add_argument("--tasks", type=int, nargs="*", default=None, help="1-based task ids")
@@ -88,10 +99,10 @@ def main() -> None:
     torch.set_num_threads(1)
 
     dense, dense_info = planner(
-        args.maze, 1, args.dense_steps, args.levels, args.models / f"{args.maze}-dense"
+        args.maze, 1, args.dense_steps, args.levels, args.gain, args.models / f"{args.maze}-dense"
     )
     sparse, sparse_info = planner(
-        args.maze, 5, args.sparse_steps, args.levels, args.models / f"{args.maze}-sparse"
+        args.maze, 5, args.sparse_steps, args.levels, args.gain, args.models / f"{args.maze}-sparse"
     )
     methods = default_methods(args.budget, args.parallel, args.scale)
     if args.methods:
