@@ -155,16 +155,23 @@ def main() -> None:
     ap.add_argument("--skip-naive", action="store_true", help="skip (d): the naive run is slow")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "llm_search.json"))
     args = ap.parse_args()
-    if args.backend != "torch":
-        raise SystemExit(f"backend {args.backend!r} is not available yet (only 'torch')")
+    if args.backend == "mlx":
+        from mctd_llm_mlx import load
+        from mctd_llm_mlx.bench import NaiveMLXLM as Naive
+        from mctd_llm_mlx.bench import plain_decode_rate as plain_rate
 
-    import torch
-    from mctd_llm_torch import TorchLM
-    from mctd_llm_torch.naive import NaiveTorchLM
+        lm = load(args.model, device=args.device)
+        threads = "n/a (mlx)"
+    else:
+        import torch
+        from mctd_llm_torch import TorchLM
+        from mctd_llm_torch.naive import NaiveTorchLM as Naive
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    lm = TorchLM(args.model, device=args.device)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        lm = TorchLM(args.model, device=args.device)
+        plain_rate = plain_decode_rate
+        threads = torch.get_num_threads()
     prompt = lm.chat_prompt([{"role": "user", "content": PROMPT}])
     rng = np.random.default_rng(args.seed)
     lm.generate([prompt] * 2, rng, max_new_tokens=4)  # warm-up (allocator, kernels)
@@ -177,16 +184,16 @@ def main() -> None:
 
     # Baselines before and after the search; the best of each is used (the machine is shared).
     greedy_runs = [greedy_run()]
-    plain_runs = [plain_decode_rate(lm, prompt, args.parallel, args.max_new_tokens, args.seed)]
+    plain_runs = [plain_rate(lm, prompt, args.parallel, args.max_new_tokens, args.seed)]
     lm.clear_cache()
     search = run_search(lm, prompt, args)
     greedy_runs.append(greedy_run())
-    plain_runs.append(plain_decode_rate(lm, prompt, args.parallel, args.max_new_tokens, args.seed))
+    plain_runs.append(plain_rate(lm, prompt, args.parallel, args.max_new_tokens, args.seed))
     greedy = min(greedy_runs, key=lambda r: r["wall_s"])
     plain = max(plain_runs, key=lambda r: r["rate"])
     naive: dict[str, Any] | None = None
     if not args.skip_naive:
-        naive_lm = NaiveTorchLM(lm)
+        naive_lm = Naive(lm)
         naive = run_search(naive_lm, prompt, args)
         naive["positions"] = naive_lm.counters.nfe
         naive["calls"] = naive_lm.counters.calls
@@ -207,7 +214,7 @@ def main() -> None:
         "c": "search positions/s / plain batched decode positions/s",
         "d": "speedup over naive re-encoding",
     }
-    print(f"model {lm.name} on {lm.device} ({lm.dtype}), torch threads {torch.get_num_threads()}")
+    print(f"model {lm.name} on {lm.device} ({lm.dtype}), threads {threads}")
     print(
         f"MaxEnt-TS: {search['rollouts']} rollouts in {search['iterations']} iterations, "
         f"k={args.k}, parallel={args.parallel}, {args.max_new_tokens} new tokens, "
@@ -231,7 +238,7 @@ def main() -> None:
         "model": lm.name,
         "device": str(lm.device),
         "dtype": str(lm.dtype),
-        "torch_threads": torch.get_num_threads(),
+        "threads": threads,
         "load_average": os.getloadavg(),
         "machine": platform.platform(),
         "config": vars(args),

@@ -209,3 +209,9 @@ def test_a_rollout_can_stop_the_search_early():
     res = mcts(problem, 5000, k=3, rng=0)
     assert res.best_reward == 1.0 and res.stats.stopped_early
     assert res.stats.simulations < 5000
+
+
+def test_counters_include_the_root_expansion():
+    problem = random_tree(3, 3, seed=0)
+    res = mcts(problem, 5, k=3)
+    assert res.stats.nfe == problem.counters.nfe and res.stats.calls == problem.counters.calls

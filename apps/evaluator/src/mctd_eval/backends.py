@@ -24,16 +24,13 @@ class MissingBackendError(RuntimeError):
 
 
 class CachedToyLM(ToyLM):
-    """`ToyLM` with the `clear_cache` the real backends have (forget every seen prefix), and an
-    ``encode`` that maps every character (digits too) to a letter token, so no prompt is empty."""
+    """`ToyLM` with an ``encode`` that maps every character (digits too) to a letter token, so no
+    prompt is empty."""
 
     def encode(self, text: str) -> list[int]:
         v = self.vocab_size
         ids = [ord(c) - 96 if "a" <= c <= "z" else ord(c) % (v - 1) + 1 for c in text.lower()]
         return [i for i, c in zip(ids, text, strict=True) if 0 < i < v and not c.isspace()]
-
-    def clear_cache(self) -> None:
-        self._seen: set[tuple[int, ...]] = set()
 
 
 def load_lm(

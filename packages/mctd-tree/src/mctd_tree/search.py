@@ -113,6 +113,8 @@ class TreeSearch:
         self.problem = problem
         self.cfg = config
         self.rng = as_rng(rng)
+        # counted from here: the root's expansion is part of the search's work
+        self._start, self._t0 = problem.counters.snapshot(), time.perf_counter()
         root = problem.root()
         self.tree = Tree(root, bool(problem.is_terminal(root)))
         self.samples: list[tuple[Any, float]] = []
@@ -126,7 +128,7 @@ class TreeSearch:
     # ---------------------------------------------------------------- driver
     def run(self, budget: Budget | int) -> SearchResult[Any]:
         budget = as_budget(budget)
-        start, t0 = self.problem.counters.snapshot(), time.perf_counter()
+        start, t0 = self._start, self._t0
         while not budget.exhausted(self.simulations, self.problem.counters.since(start).nfe):
             picks = int(min(self.cfg.parallel, budget.remaining_simulations(self.simulations)))
             nfe_before = self.problem.counters.nfe

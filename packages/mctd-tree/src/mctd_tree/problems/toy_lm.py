@@ -73,6 +73,10 @@ class ToyLM:
         self.counters.nfe = 0
         self.counters.calls = 0
 
+    def clear_cache(self) -> None:
+        """Forget every computed prefix, as a backend's cache eviction would."""
+        self._seen = set()
+
     def logprobs_of(self, prefix: Sequence[int]) -> np.ndarray:
         """Exact next-token log-probs of one prefix, without counting (for tests)."""
         a = int(prefix[-2]) if len(prefix) >= 2 else 0
