@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=25, help="K of P-MCTD / Fast-MCTD")
     ap.add_argument("--levels", type=int, default=50, help="DDIM levels of the pyramid")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance of Diffuser / DF")
+    ap.add_argument("--warp-factor", type=float, default=1.0, help="x the paper's thresholds")
     ap.add_argument("--gain", type=float, default=5.0, help="guidance unit (PlanDenoiser)")
     ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
@@ -104,7 +105,7 @@ def main() -> None:
     sparse, sparse_info = planner(
         args.maze, 5, args.sparse_steps, args.levels, args.gain, args.models / f"{args.maze}-sparse"
     )
-    methods = default_methods(args.budget, args.parallel, args.scale)
+    methods = default_methods(args.budget, args.parallel, args.scale, args.warp_factor)
     if args.methods:
         methods = [m for m in methods if m.name in args.methods]
     tasks = None if args.tasks is None else [t - 1 for t in args.tasks]
@@ -128,7 +129,8 @@ def main() -> None:
     for k, v in acc.items():
         print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"maze_mctd_{args.maze}.json"
+    suffix = "" if args.warp_factor == 1.0 else f"_warp{args.warp_factor:g}"
+    out = RESULTS / f"maze_mctd_{args.maze}{suffix}.json"
     out.write_text(
         json.dumps(
             {

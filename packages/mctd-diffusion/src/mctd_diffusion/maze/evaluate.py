@@ -32,9 +32,12 @@ class Method:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def default_methods(budget: int = 100, parallel: int = 25, scale: float = 1.0) -> list[Method]:
-    """The paper's table: Diffuser, DF, best-of-N (matched to MCTD's NFE), MCTD and its variants."""
-    return [
+def default_methods(
+    budget: int = 100, parallel: int = 25, scale: float = 1.0, warp_factor: float = 1.0
+) -> list[Method]:
+    """The paper's table: Diffuser, DF, best-of-N (matched to MCTD's NFE), MCTD and its variants.
+    ``warp_factor`` multiplies every method's warp threshold (1 = the paper's)."""
+    methods = [
         Method("Diffuser", "diffuser", kwargs={"scale": scale}),
         Method("Diffusion Forcing", "df", kwargs={"scale": scale}),
         Method("MCTD", "mctd", kwargs={"budget": budget}),
@@ -42,6 +45,9 @@ def default_methods(budget: int = 100, parallel: int = 25, scale: float = 1.0) -
         Method("P-MCTD", "mctd", kwargs={"budget": budget, "parallel": parallel}),
         Method("S-MCTD", "mctd", sparse=True, kwargs={"budget": budget}),
         Method("Fast-MCTD", "mctd", sparse=True, kwargs={"budget": budget, "parallel": parallel}),
+    ]
+    return [
+        Method(m.name, m.kind, m.sparse, {**m.kwargs, "warp_factor": warp_factor}) for m in methods
     ]
 
 

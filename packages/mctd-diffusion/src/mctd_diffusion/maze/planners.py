@@ -56,11 +56,20 @@ def _pair(
     return s.expand(b, 2), g.expand(b, 2)
 
 
+def default_warp(den: PlanDenoiser, factor: float = 1.0) -> float:
+    """The paper's warp threshold (1.0 dense, 2.0 sparse), times ``factor``."""
+    return factor * (1.0 if den.cfg.every == 1 else 2.0)
+
+
 def _pick(
-    den: PlanDenoiser, maze: MazeMap, plans: np.ndarray, start: np.ndarray, goal: np.ndarray
+    den: PlanDenoiser,
+    maze: MazeMap,
+    plans: np.ndarray,
+    start: np.ndarray,
+    goal: np.ndarray,
+    warp: float,
 ) -> tuple[np.ndarray, str, int]:
     """MCTD's output preference over a set of complete plans; returns (plan, rule, rejected)."""
-    warp = 1.0 if den.cfg.every == 1 else 2.0
     sc = score_plans(maze, plans, start, goal, den.cfg.every, warp, REACH)
     if (sc.value > 0).any():
         i = int(np.argmax(sc.value))
@@ -83,6 +92,7 @@ def _sample(
     scales: Sequence[float],
     seed: int,
     full_sequence: bool,
+    warp_factor: float = 1.0,
 ) -> PlanResult:
     c0, t0 = den.counters.snapshot(), time.perf_counter()
     b = len(scales)
@@ -94,7 +104,7 @@ def _sample(
     else:
         zero = torch.zeros(b, dtype=torch.long)
         x = den.advance(x, st, gl, zero, torch.full((b,), den.last_row), s, jump=1)
-    plan, rule, rej = _pick(den, maze, den.decode(x), start, goal)
+    plan, rule, rej = _pick(den, maze, den.decode(x), start, goal, default_warp(den, warp_factor))
     used = den.counters.since(c0)
     return PlanResult(
         plan, den.cfg.every, used.nfe, used.calls, time.perf_counter() - t0, b, b, rej, rule
@@ -102,17 +112,31 @@ def _sample(
 
 
 def plan_diffuser(
-    den: PlanDenoiser, maze: MazeMap, start, goal, *, seed: int = 0, scale: float = 1.0
+    den: PlanDenoiser,
+    maze: MazeMap,
+    start,
+    goal,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    warp_factor: float = 1.0,
 ) -> PlanResult:
     """One-shot full-sequence denoising with guidance ``scale``."""
-    return _sample(den, maze, start, goal, [scale], seed, full_sequence=True)
+    return _sample(den, maze, start, goal, [scale], seed, True, warp_factor)
 
 
 def plan_df(
-    den: PlanDenoiser, maze: MazeMap, start, goal, *, seed: int = 0, scale: float = 1.0
+    den: PlanDenoiser,
+    maze: MazeMap,
+    start,
+    goal,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    warp_factor: float = 1.0,
 ) -> PlanResult:
     """Single-pass Diffusion Forcing (pyramid schedule) with guidance ``scale``."""
-    return _sample(den, maze, start, goal, [scale], seed, full_sequence=False)
+    return _sample(den, maze, start, goal, [scale], seed, False, warp_factor)
 
 
 def plan_best_of_n(
@@ -124,10 +148,11 @@ def plan_best_of_n(
     n: int,
     seed: int = 0,
     levels: Sequence[float] = GUIDANCE_LEVELS,
+    warp_factor: float = 1.0,
 ) -> PlanResult:
     """N pyramid samples in one batch, scale of sample i = levels[i mod len(levels)]."""
     scales = [levels[i % len(levels)] for i in range(n)]
-    return _sample(den, maze, start, goal, scales, seed, full_sequence=False)
+    return _sample(den, maze, start, goal, scales, seed, False, warp_factor)
 
 
 def plan_mctd(
@@ -143,6 +168,7 @@ def plan_mctd(
     jump: int = 10,
     seed: int = 0,
     levels: Sequence[float] = GUIDANCE_LEVELS,
+    warp_factor: float = 1.0,
 ) -> PlanResult:
     """MCTD (parallel = 1) or P-MCTD (parallel = K); on a sparse planner S-MCTD / Fast-MCTD.
 
@@ -151,7 +177,15 @@ def plan_mctd(
     depth = depth or (5 if den.cfg.every == 1 else 3)
     t0 = time.perf_counter()
     problem = MazePlanProblem(
-        den, maze, start, goal, levels=levels, depth=depth, jump=jump, seed=seed
+        den,
+        maze,
+        start,
+        goal,
+        levels=levels,
+        depth=depth,
+        jump=jump,
+        warp=default_warp(den, warp_factor),
+        seed=seed,
     )
     res = mcts(
         problem,
