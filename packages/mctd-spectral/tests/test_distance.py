@@ -8,6 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from mctd_spectral import (
     ReferencePSD,
+    estimate_psd,
     frequency_grid,
     log_psd_distance,
     log_spectral_distance,
@@ -26,6 +27,8 @@ series = st.lists(
 @given(x=series, method=st.sampled_from(["welch", "periodogram"]))
 def test_distance_to_itself_is_zero(x: np.ndarray, method: str) -> None:
     assume(np.std(x) > 1e-6 * np.max(np.abs(x)))  # a fluctuating series (a constant one has no PSD)
+    # ... whose fluctuation the estimator sees (Welch drops a tail that does not fill a segment)
+    assume(np.any(estimate_psd(x, method=method) > 0))
     assert log_spectral_distance(x, x, method=method) == 0.0  # type: ignore[arg-type]
 
 

@@ -207,8 +207,9 @@ class ReferencePSD:
             raise ValueError("reference power must be finite and non-negative")
         if not np.any(p > 0):
             raise ValueError(
-                "reference power is identically zero (e.g. a corpus of constant series); "
-                "a spectral reference needs series that fluctuate"
+                "reference power is identically zero: the corpus is constant, or its only "
+                "variation falls where Welch's segments do not see it (a short tail); a spectral "
+                "reference needs series that fluctuate (or try method='periodogram')"
             )
         _check_settings(self.method, self.detrend, self.nperseg)
         object.__setattr__(self, "grid", g)
