@@ -87,7 +87,7 @@ class PlanCodec:
     def __init__(self, cfg: PlannerConfig) -> None:
         maze = MazeMap.load(cfg.maze)
         h, w = maze.shape
-        self.centre = cell_to_xy(((h - 1) / 2, (w - 1) / 2)).astype(np.float32)
+        self.centre = cell_to_xy(np.array([(h - 1) / 2, (w - 1) / 2])).astype(np.float32)
         self.scale = float(cfg.pos_scale or 2 * max(h, w))
         self.cfg = cfg
 
@@ -129,6 +129,8 @@ class SkipX0Denoiser(nn.Module):
     briefly on CPU otherwise never learns that a token must continue from its predecessor (its
     samples jump at every token boundary); attention still mixes all tokens.
     """
+
+    abar: torch.Tensor
 
     def __init__(
         self, net: TransformerDenoiser, alphas_cumprod: torch.Tensor, neighbour: bool = True
