@@ -72,7 +72,8 @@ def _run(
             raise ValueError(f"NFE budgets must be >= 1, got {bud}")
         cfg = RunConfig(
             tasks=_csv(tasks) or base["tasks"],
-            methods=_csv(methods) or base["methods"],
+            # explicit tasks without --methods: every method those tasks accept
+            methods=_csv(methods) or ([] if tasks else base["methods"]),
             budgets=bud if bud is not None else base["budgets"],
             prompts=prompts if prompts is not None else base["prompts"],
             seeds=_ints(seeds, "--seeds") or base["seeds"],
@@ -126,7 +127,9 @@ def main_callback(
 
 @app.command("run")
 def run_cmd(
-    preset: Annotated[str, typer.Option(help="Starting point: quick or standard.")] = "quick",
+    preset: Annotated[
+        str, typer.Option(help="Starting point: quick, standard or gmm2d.")
+    ] = "quick",
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (see `list`).")] = None,
     methods: Annotated[str | None, typer.Option(help="Comma-separated methods.")] = None,
     budgets: Annotated[str | None, typer.Option(help="Comma-separated NFE budgets (>= 1).")] = None,
@@ -134,7 +137,11 @@ def run_cmd(
     seeds: Annotated[str | None, typer.Option(help="Comma-separated search seeds.")] = None,
     backend: Annotated[str, typer.Option(help="torch, mlx or toy.")] = "torch",
     model: Annotated[
-        str, typer.Option(help="default, a Hugging Face id or a local path.")
+        str,
+        typer.Option(
+            help="LM tasks: default, a Hugging Face id or a local path. Diffusion tasks: "
+            "default/exact (closed-form denoiser) or an mctd-train gmm2d run folder."
+        ),
     ] = "default",
     set_: Annotated[
         list[str] | None,
@@ -218,16 +225,26 @@ def list_cmd(
 
     from mctd_eval.backends import BACKENDS
     from mctd_eval.config import PRESETS
-    from mctd_eval.methods import METHODS
+    from mctd_eval.methods import FAMILIES
     from mctd_eval.tasks import TASKS
 
     info = {
         "tasks": {
-            n: {"description": t.description, "params": t().params()} for n, t in TASKS.items()
+            n: {
+                "description": t.description,
+                "family": t.family,
+                "methods": list(FAMILIES[t.family]),
+                "params": t().params(),
+            }
+            for n, t in TASKS.items()
         },
         "methods": {
             n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
-            for n, m in METHODS.items()
+            for n, m in FAMILIES["lm"].items()
+        },
+        "diffusion_methods": {
+            n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
+            for n, m in FAMILIES["diffusion"].items()
         },
         "backends": list(BACKENDS),
         "presets": PRESETS,
@@ -238,11 +255,18 @@ def list_cmd(
         return
     typer.echo("tasks:")
     for n, t in info["tasks"].items():
-        typer.echo(f"  {n}: {t['description']}\n    params: {json.dumps(t['params'])}")
-    typer.echo("methods:")
-    for n, m in info["methods"].items():
-        kind = "NFE budget" if m["budgeted"] else "natural cost"
-        typer.echo(f"  {n} ({kind}): {m['description']}\n    params: {json.dumps(m['params'])}")
+        typer.echo(
+            f"  {n} ({t['family']}): {t['description']}\n    methods: {', '.join(t['methods'])}"
+            f"\n    params: {json.dumps(t['params'])}"
+        )
+    for title, key in (
+        ("methods (language-model tasks)", "methods"),
+        ("methods (diffusion tasks; NFE = denoiser evaluations per element)", "diffusion_methods"),
+    ):
+        typer.echo(f"{title}:")
+        for n, m in info[key].items():
+            kind = "NFE budget" if m["budgeted"] else "natural cost"
+            typer.echo(f"  {n} ({kind}): {m['description']}\n    params: {json.dumps(m['params'])}")
     typer.echo(f"backends: {', '.join(info['backends'])}")
     for n, p in PRESETS.items():
         typer.echo(f"preset {n}: {json.dumps(p)}")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from mctd_eval.backends import BACKENDS
-from mctd_eval.methods import METHODS, get_method
-from mctd_eval.tasks import TASKS, get_task
+from mctd_eval.methods import FAMILIES, METHODS, all_method_names, get_method
+from mctd_eval.tasks import TASKS, family_tasks, get_task, task_family
 
 DETERMINISTIC = ("greedy", "beam")
 SAMPLING_KEYS = ("temperature", "top_p", "chunk")
@@ -65,9 +65,16 @@ class RunConfig:
     def resolved(self) -> RunConfig:
         """Validated copy with every task and method parameter filled in (clear errors)."""
         tasks = _names(self.tasks, TASKS, "task")
-        methods = _names(self.methods, METHODS, "method")
+        family = run_family(tasks)
+        registry = FAMILIES[family]
+        methods = _task_methods(self.methods, tasks, family) if self.methods else list(registry)
         budgets = [_positive_int(b, "budget") for b in self.budgets]
-        if any(METHODS[m].budgeted for m in methods) and not budgets:
+        if family == "diffusion" and self.backend != "torch":
+            raise ValueError(
+                f"diffusion tasks ({', '.join(tasks)}) run their denoiser with torch; "
+                f"--backend {self.backend} does not apply (leave it at torch)"
+            )
+        if any(registry[m].budgeted for m in methods) and not budgets:
             raise ValueError("budgeted methods need at least one NFE budget (--budgets)")
         seeds = [int(s) for s in self.seeds]
         if not seeds:
@@ -96,7 +103,9 @@ class RunConfig:
             top_p=float(self.top_p),
             chunk=_positive_int(self.chunk, "chunk"),
             task_params={t: get_task(t, self.task_params.get(t)).params() for t in tasks},
-            method_params={m: get_method(m).resolve(self.method_params.get(m)) for m in methods},
+            method_params={
+                m: get_method(m, family).resolve(self.method_params.get(m)) for m in methods
+            },
             name=self.name,
         )
 
@@ -106,12 +115,20 @@ class RunConfig:
         d.pop("name")
         return json.loads(json.dumps(d))
 
+    @property
+    def family(self) -> str:
+        """ "lm" or "diffusion": the family of the run's tasks (a run holds one family)."""
+        return run_family(self.tasks)
+
     def cells(self) -> list[Cell]:
         out = []
+        registry = FAMILIES[self.family]
         for task in self.tasks:
-            for prompt in range(self.prompts):
+            # a diffusion task has one instance (its target): seeds are the replicates
+            prompts = 1 if task_family(task) == "diffusion" else self.prompts
+            for prompt in range(prompts):
                 for method in self.methods:
-                    budgets = self.budgets if METHODS[method].budgeted else [None]
+                    budgets = self.budgets if registry[method].budgeted else [None]
                     seeds = self.seeds[:1] if method in DETERMINISTIC else self.seeds
                     out += [Cell(task, prompt, method, b, s) for b in budgets for s in seeds]
         return out
@@ -140,6 +157,40 @@ def _names(given: list[str], valid: dict[str, Any], what: str) -> list[str]:
     return list(dict.fromkeys(given))
 
 
+def run_family(tasks: list[str]) -> str:
+    """The one method family of ``tasks``; mixing language-model and diffusion tasks is refused."""
+    fams = {t: task_family(t) for t in tasks}
+    kinds = set(fams.values())
+    if len(kinds) > 1:
+        lm = ", ".join(t for t, f in fams.items() if f == "lm")
+        diff = ", ".join(t for t, f in fams.items() if f == "diffusion")
+        raise ValueError(
+            f"tasks {lm} are language-model tasks and {diff} diffusion tasks; they take "
+            "different methods and models: run them separately"
+        )
+    return kinds.pop() if kinds else "lm"
+
+
+def task_methods(task: str) -> list[str]:
+    """The methods that ``task`` accepts."""
+    return list(FAMILIES[task_family(task)])
+
+
+def _task_methods(given: list[str], tasks: list[str], family: str) -> list[str]:
+    registry = FAMILIES[family]
+    for n in given:
+        if n in registry:
+            continue
+        valid = ", ".join(registry)
+        on = ", ".join(tasks)
+        if n in all_method_names():
+            raise ValueError(
+                f"method {n!r} does not apply to task(s) {on}; valid methods for {on}: {valid}"
+            )
+        raise ValueError(f"unknown method {n!r}; valid methods for task(s) {on}: {valid}")
+    return list(dict.fromkeys(given))
+
+
 def _positive_int(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
         raise ValueError(f"{what} must be an integer >= 1, got {v!r}")
@@ -165,12 +216,12 @@ def apply_overrides(cfg: RunConfig, items: list[str]) -> RunConfig:
             setattr(cfg, key, value)
         elif scope in TASKS:
             cfg.task_params.setdefault(scope, {})[param] = value
-        elif scope in METHODS:
+        elif scope in all_method_names():
             cfg.method_params.setdefault(scope, {})[param] = value
         else:
             raise ValueError(
                 f"unknown scope {scope!r} in --set {item!r}; valid: tasks "
-                f"{', '.join(TASKS)}; methods {', '.join(METHODS)}"
+                f"{', '.join(TASKS)}; methods {', '.join(all_method_names())}"
             )
     return cfg
 
@@ -191,11 +242,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "seeds": [0],
     },
     "standard": {
-        "tasks": list(TASKS),
+        "tasks": family_tasks("lm"),
         "methods": list(METHODS),
         "budgets": [128, 256, 512, 1024],
         "prompts": 8,
         "seeds": [0, 1],
+    },
+    "gmm2d": {
+        "tasks": ["gmm2d"],
+        "methods": list(FAMILIES["diffusion"]),
+        "budgets": [250, 500, 1000],
+        "prompts": 1,
+        "seeds": [0, 1, 2],
     },
 }
 

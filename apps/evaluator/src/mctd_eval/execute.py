@@ -21,7 +21,14 @@ from mctd_eval.figures import write_figures
 from mctd_eval.rundir import ForeignRunError, RunDir, write_atomic
 from mctd_eval.summary import Group, aggregate, to_csv, to_markdown
 
-_DISTS = ("mctd-evaluator", "mctd-tree", "mctd-spectral", "mctd-llm-torch", "mctd-llm-mlx")
+_DISTS = (
+    "mctd-evaluator",
+    "mctd-tree",
+    "mctd-spectral",
+    "mctd-llm-torch",
+    "mctd-llm-mlx",
+    "mctd-diffusion",
+)
 
 
 @dataclass

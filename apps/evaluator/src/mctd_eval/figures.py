@@ -1,5 +1,6 @@
 """PNG figures (matplotlib, Agg backend): reward vs NFE, success vs NFE, time per sample, and
-diversity vs reward; one panel per task, one line per method through its budgets, with the 95%
+diversity vs reward (language-model tasks), or MMD vs NFE, mean reward vs NFE and time per cell
+(diffusion tasks); one panel per task, one line per method through its budgets, with the 95%
 interval of the y value as error bars."""
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ FIGURES = {
     "diversity_vs_reward.png": ("dissimilarity", "reward", "pairwise dissimilarity", "reward"),
 }
 
+_DNFE = "NFE (denoiser evaluations per element)"
+DIFFUSION_FIGURES = {
+    "mmd_vs_nfe.png": ("nfe", "mmd", _DNFE, "MMD to the tilted target (lower is better)"),
+    "reward_vs_nfe.png": ("nfe", "mean_reward", _DNFE, "mean reward of the samples"),
+    "time_per_sample.png": ("nfe", "wall_s", _DNFE, "seconds per cell"),
+}
+
 
 def _gap(x: float) -> float:
     """An error-bar length; 0 where the interval is undefined (a single value)."""
@@ -25,20 +33,25 @@ def _gap(x: float) -> float:
 
 
 def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
-    """Write the four figures into ``folder`` (atomically); returns their paths."""
+    """Write the figures into ``folder`` (atomically); returns their paths. Language-model
+    tasks get the four FIGURES, diffusion tasks DIFFUSION_FIGURES (``mmd_vs_nfe.png`` first)."""
     import io
 
     import matplotlib
+
+    from mctd_eval.tasks import task_family
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
     tasks = list(dict.fromkeys(g.task for g in groups))
+    diffusion = bool(tasks) and all(task_family(t) == "diffusion" for t in tasks)
+    specs = DIFFUSION_FIGURES if diffusion else FIGURES
     methods = list(dict.fromkeys(g.method for g in groups))
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
     paths = []
-    for fname, (xk, yk, xlabel, ylabel) in FIGURES.items():
+    for fname, (xk, yk, xlabel, ylabel) in specs.items():
         fig, axes = plt.subplots(
             1, max(1, len(tasks)), figsize=(4.5 * max(1, len(tasks)), 3.6), squeeze=False
         )
@@ -47,7 +60,7 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                 pts = [
                     (g.metrics[xk].mean, g.metrics[yk].mean, g.metrics[yk])
                     for g in groups
-                    if g.task == task and g.method == m
+                    if g.task == task and g.method == m and xk in g.metrics and yk in g.metrics
                 ]
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
                 if pts:

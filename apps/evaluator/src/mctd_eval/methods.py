@@ -121,11 +121,62 @@ METHODS: dict[str, Method] = {
 }
 
 
-def method_names() -> list[str]:
-    return list(METHODS)
+def _diffusion_only(*_: Any) -> Any:  # pragma: no cover - run by mctd_eval.diffusion
+    raise RuntimeError("diffusion methods run through mctd_eval.diffusion.DiffusionRunner")
 
 
-def get_method(name: str) -> Method:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
-    return METHODS[name]
+_WIDEN = {"c_widen": 2.0, "alpha": 0.8}
+
+# The methods of diffusion tasks (mctd_diffusion.methods, at a matched NFE budget; NFE =
+# denoiser evaluations per batch element, a guided call counts 2).
+DIFFUSION_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "dts",
+            True,
+            "DTS over the denoising chain; samples = descents of the tree",
+            _diffusion_only,
+            dict(_WIDEN),
+        ),
+        Method(
+            "dts_star",
+            True,
+            "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
+            _diffusion_only,
+            dict(_WIDEN),
+        ),
+        Method("best_of_n", True, "N = NFE / steps prior draws; best of groups", _diffusion_only),
+        Method(
+            "importance",
+            True,
+            "the same N draws resampled with weights exp(lam r)",
+            _diffusion_only,
+        ),
+        Method("smc", True, "SMC / Feynman-Kac steering on the branch schedule", _diffusion_only),
+        Method(
+            "guidance",
+            True,
+            "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
+            _diffusion_only,
+        ),
+    )
+}
+
+# Method registries per task family (a task's ``family``: "lm" or "diffusion").
+FAMILIES: dict[str, dict[str, Method]] = {"lm": METHODS, "diffusion": DIFFUSION_METHODS}
+
+
+def method_names(family: str = "lm") -> list[str]:
+    return list(FAMILIES[family])
+
+
+def all_method_names() -> list[str]:
+    return list(dict.fromkeys(n for reg in FAMILIES.values() for n in reg))
+
+
+def get_method(name: str, family: str = "lm") -> Method:
+    reg = FAMILIES[family]
+    if name not in reg:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(reg)}")
+    return reg[name]

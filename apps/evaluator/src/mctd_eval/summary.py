@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mctd_eval.stats import Estimate, mean_ci, rate_ci
-from mctd_eval.tasks import TASKS
+from mctd_eval.tasks import TASKS, task_family
 
 COMMON = (
     "reward",
@@ -50,9 +51,14 @@ class Group:
         return "natural" if self.budget is None else str(self.budget)
 
 
+# Diffusion tasks: no text metrics; the task's own metrics (mmd, swd, ...) are the columns.
+DIFFUSION_COMMON = ("reward", "nfe", "calls", "wall_s", "eval_wall_s", "n_samples")
+
+
 def metric_names(task: str) -> tuple[str, ...]:
     extra = TASKS[task].metric_names if task in TASKS else ()
-    return COMMON + tuple(m for m in extra if m not in COMMON)
+    common = DIFFUSION_COMMON if task_family(task) == "diffusion" else COMMON
+    return common + tuple(m for m in extra if m not in common)
 
 
 def aggregate(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> list[Group]:
@@ -142,14 +148,24 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+DIFFUSION_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("NFE", "nfe", "mean"),
+    ("calls", "calls", "mean"),
+    ("s/cell", "wall_s", "mean"),
+)
+
+
 def task_table(groups: Sequence[Group], task: str) -> str:
     """The markdown table of one task."""
-    extra = [m for m in metric_names(task) if m not in COMMON]
-    head = ["method", "budget", "n", *(c[0] for c in COLUMNS), *extra]
+    diffusion = task_family(task) == "diffusion"
+    common = DIFFUSION_COMMON if diffusion else COMMON
+    columns = DIFFUSION_COLUMNS if diffusion else COLUMNS
+    extra = [m for m in metric_names(task) if m not in common]
+    head = ["method", "budget", "n", *(c[0] for c in columns), *extra]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in (g for g in groups if g.task == task):
         cells = [g.method, g.budget_label, str(g.n)]
-        for _, key, kind in COLUMNS:
+        for _, key, kind in columns:
             e = g.metrics[key]
             cells.append(_pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e))
         cells += [_pm(g.metrics[m]) for m in extra]
@@ -159,6 +175,24 @@ def task_table(groups: Sequence[Group], task: str) -> str:
 
 def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = "") -> str:
     c = config
+    if c.get("tasks") and all(task_family(t) == "diffusion" for t in c["tasks"]):
+        tp = c.get("task_params", {})
+        params = "; ".join(f"{t}: {json.dumps(tp.get(t), sort_keys=True)}" for t in c["tasks"])
+        out = [
+            f"# mctd-eval summary{': ' + title if title else ''}",
+            "",
+            f"denoiser `{c.get('model')}`; seeds {c.get('seeds')}; task parameters {params}.",
+            "",
+            "NFE = denoiser evaluations per batch element spent by the method (a guided call "
+            "counts 2); s/cell = wall time of the method; mmd (RBF, bandwidth 0.5) and swd "
+            "(sliced W2) = distance of the method's samples to exact draws of the tilted target "
+            "p(x) exp(lam r(x)) / Z (lower is better); mean_reward = mean reward of the samples; "
+            "best_reward = best reward found; coverage = share of the target's modes holding "
+            "samples. Values are means over seeds ± the 95% t-interval half-width.",
+        ]
+        for task in dict.fromkeys(g.task for g in groups):
+            out += ["", f"## {task}", "", task_table(groups, task)]
+        return "\n".join(out) + "\n"
     out = [
         f"# mctd-eval summary{': ' + title if title else ''}",
         "",

@@ -1,13 +1,17 @@
-"""A cell worker: one loaded model plus a `CellRunner`; used in-process (local executor) and as a
+"""A cell worker: one loaded model plus a `CellRunner` (a denoiser plus a `DiffusionRunner` for
+diffusion tasks); used in-process (local executor) and as a
 Ray actor (one model per actor)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mctd_eval.backends import load_lm
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.runner import CellRunner
+
+if TYPE_CHECKING:
+    from mctd_eval.diffusion import DiffusionRunner
 
 
 class CellWorker:
@@ -15,8 +19,15 @@ class CellWorker:
         self, identity: dict[str, Any], threads: int | None = None, progress: bool = True
     ) -> None:
         cfg = RunConfig.from_identity(identity)
-        self.lm = load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
-        self.runner = CellRunner(self.lm, cfg)
+        self.runner: CellRunner | DiffusionRunner
+        if cfg.family == "diffusion":
+            from mctd_eval.diffusion import DiffusionRunner
+
+            self.lm = None
+            self.runner = DiffusionRunner(cfg, threads)
+        else:
+            self.lm = load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
+            self.runner = CellRunner(self.lm, cfg)
 
     def ready(self) -> bool:
         return True

@@ -7,9 +7,21 @@ from typing import Any
 from mctd_eval.tasks.arith import ArithTask
 from mctd_eval.tasks.base import Instance, TaskBase
 from mctd_eval.tasks.forecast import ForecastTask
+from mctd_eval.tasks.gmm2d import Gmm2dEvalTask
 from mctd_eval.tasks.keywords import KeywordsTask
 
-TASKS: dict[str, type[TaskBase]] = {t.name: t for t in (ForecastTask, ArithTask, KeywordsTask)}
+TASKS: dict[str, type[TaskBase]] = {
+    t.name: t for t in (ForecastTask, ArithTask, KeywordsTask, Gmm2dEvalTask)
+}
+
+
+def task_family(name: str) -> str:
+    """ "lm" (language-model tasks) or "diffusion" (denoiser tasks); unknown names are "lm"."""
+    return TASKS[name].family if name in TASKS else "lm"
+
+
+def family_tasks(family: str) -> list[str]:
+    return [n for n, t in TASKS.items() if t.family == family]
 
 
 def task_names() -> list[str]:
@@ -23,4 +35,12 @@ def get_task(name: str, params: dict[str, Any] | None = None) -> TaskBase:
     return TASKS[name].from_params(dict(params or {}))
 
 
-__all__ = ["TASKS", "Instance", "TaskBase", "get_task", "task_names"]
+__all__ = [
+    "TASKS",
+    "Instance",
+    "TaskBase",
+    "family_tasks",
+    "get_task",
+    "task_family",
+    "task_names",
+]

@@ -35,6 +35,7 @@ class TaskBase:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     reward_sees_truth: ClassVar[bool] = False
+    family: ClassVar[str] = "lm"  # which method registry applies: "lm" or "diffusion"
     metric_names: ClassVar[tuple[str, ...]] = ()
     seed: int = 0
 
