@@ -20,7 +20,10 @@ SMALL = ["--tasks", "arith,keywords", "--budgets", "60", "--prompts", "2"]
             ["--tasks", "arith,poetry"],
             "unknown task 'poetry'; valid tasks: forecast, arith, keywords",
         ),
-        (["--methods", "mcts,a_star"], "valid methods: greedy, best_of_n, beam, mcts, dts"),
+        (
+            ["--methods", "mcts,a_star"],
+            "valid methods for task(s) arith, keywords: greedy, best_of_n, beam, mcts, dts",
+        ),
         (["--budgets", "0"], "NFE budgets must be >= 1"),
         (["--budgets", "ten"], "comma-separated integers"),
         (["--prompts", "0"], "prompts must be an integer >= 1"),
