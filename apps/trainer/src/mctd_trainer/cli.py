@@ -1,4 +1,4 @@
-"""``mctd-train``: one subcommand per model (``gmm2d`` now)."""
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,62 @@ def gmm2d(
     except (ValueError, checkpoints.CheckpointError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
+    typer.echo(f"run directory: {run_dir}")
+
+
+@app.command()
+def maze(
+    maze: Annotated[str, typer.Option(help="Maze: medium, large or giant.")] = "medium",
+    sparse: Annotated[
+        bool, typer.Option(help="Sparse planner (stride H = 5) instead of dense.")
+    ] = False,
+    steps: Annotated[int | None, typer.Option(min=1, help="Total optimizer steps.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<time>-maze-<maze>).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of init and batches.")] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: torch default).")] = 1,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from planner.safetensors in --out.")
+    ] = False,
+    ckpt_every: Annotated[int, typer.Option(min=1, help="Checkpoint (and log) every N.")] = 250,
+    d_model: Annotated[int, typer.Option(min=1, help="Transformer width.")] = 64,
+    layers: Annotated[int, typer.Option(min=1, help="Transformer layers.")] = 4,
+    heads: Annotated[int, typer.Option(min=1, help="Attention heads (divide --d-model).")] = 4,
+) -> None:
+    """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
+    from mctd_trainer.maze import planner_config, resume_config, train_maze
+
+    try:
+        if resume:
+            if out is None:
+                raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--out")
+            cfg = resume_config(out, steps)
+        else:
+            if out is not None and (out / "planner.safetensors").exists():
+                raise typer.BadParameter(
+                    f"{out} already holds planner.safetensors; pass --resume", param_hint="--out"
+                )
+            cfg = planner_config(
+                maze,
+                sparse=sparse,
+                steps=steps or 3000,
+                seed=seed,
+                d_model=d_model,
+                n_layers=layers,
+                n_heads=heads,
+                checkpoint_every=ckpt_every,
+            )
+    except (ValueError, FileNotFoundError) as e:
+        hint = "--maze" if "unknown maze" in str(e) else "--out"
+        raise typer.BadParameter(str(e), param_hint=hint) from e
+    run_dir = out or new_run_dir(f"maze-{cfg.maze}")
+    try:
+        res = train_maze(cfg, run_dir, resume=resume, threads=threads)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(f"maze {cfg.maze} every={cfg.every}: step {res.step}, loss {res.loss:.5f}")
     typer.echo(f"run directory: {run_dir}")
 
 
