@@ -67,7 +67,8 @@ def _run_tests(session: nox.Session, backend: str) -> None:
         if not tests.exists():
             session.log(f"{name}: no tests folder, skipped")
             continue
-        _sync(session, name)
+        # the MLX session installs extras too: apps keep their mlx backend behind one
+        _sync(session, name, *(["--all-extras"] if backend == "mlx" else []))
         # exit code 5 = no test selected by the marker (e.g. no CUDA test in a numpy package)
         # CI explores the same hypothesis examples on every run; locally they vary
         seed = ["--hypothesis-seed=0"] if os.environ.get("CI") else []
