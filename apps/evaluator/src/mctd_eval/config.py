@@ -251,7 +251,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gmm2d": {
         "tasks": ["gmm2d"],
         "methods": list(FAMILIES["diffusion"]),
-        "budgets": [250, 500, 1000],
+        "budgets": [500, 1000, 2000],
         "prompts": 1,
         "seeds": [0, 1, 2],
     },

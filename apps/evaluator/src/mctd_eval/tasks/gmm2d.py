@@ -36,7 +36,9 @@ class Gmm2dEvalTask(TaskBase):
     num_steps: int = 50  # DDIM (eta = 1) denoising steps per sample
     branch_every: int = 10  # tree / SMC branching every this many steps
     n_out: int = 256  # samples scored per cell
-    parallel: int = 32  # DTS leaves expanded per iteration (batched)
+    parallel: int = (
+        8  # DTS leaves per iteration (one iteration costs parallel x num_steps NFE at most)
+    )
 
     def __post_init__(self) -> None:
         if not self.lam >= 0:
