@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from mctd_diffusion.maze.env import STEP
 from mctd_diffusion.maze.evaluate import (
     default_methods,
     evaluate_planners,
@@ -34,29 +36,47 @@ RESULTS = ROOT / "results"
 
 
 def planner(
-    maze: str, every: int, steps: int, levels: int, gain: float, out: Path
+    maze: str,
+    every: int,
+    steps: int,
+    levels: int,
+    gain: float,
+    out: Path,
+    loss_weight: str = "v",
+    init: Path | None = None,
+    constrain: bool = False,
 ) -> tuple[PlanDenoiser, dict]:
-    """Load the planner in ``out`` (training or resuming it up to ``steps`` first)."""
+    """Load the planner in ``out`` (training or resuming it up to ``steps`` first; a fresh run
+    starts from the weights in ``init`` when given, at a lower learning rate)."""
     cfg = PlannerConfig(
         maze=maze,
         every=every,
         steps=steps,
         batch_size=64,
-        lr=2e-3,
+        lr=2e-3 if init is None else 1e-3,
+        warmup=100 if init is None else 50,
         checkpoint_every=250,
         pos_scale=4.0,
         pyramid_frac=0.5,
         neighbour=True,
+        loss_weight=loss_weight,
     )
     info: dict[str, Any] = {"dir": str(out)}
     path = out / CKPT
     done = path.exists() and load_planner(path)[2] >= steps
     if not done:
-        res = train_planner(cfg, out, resume=True)
+        res = train_planner(cfg, out, resume=True, init=init)
+        info["init"] = None if init is None else str(init)
         info["train_seconds_this_run"] = res.seconds
     model, cfg, step = load_planner(path)
     info.update(step=step, config=cfg.to_dict())
-    return PlanDenoiser(model, cfg, levels=levels, guidance_gain=gain), info
+    # --constrain: clip x0 to free space, and moves to the robot's top speed (+5 %) per state
+    max_step = 1.05 * STEP * math.sqrt(2) * every if constrain else 0.0
+    info.update(project_walls=constrain, max_step=max_step)
+    den = PlanDenoiser(
+        model, cfg, levels=levels, guidance_gain=gain, project_walls=constrain, max_step=max_step
+    )
+    return den, info
 
 
 def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
@@ -93,18 +113,42 @@ def main() -> None:
     ap.add_argument("--gain", type=float, default=5.0, help="guidance unit (PlanDenoiser)")
     ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
+    ap.add_argument(
+        "--loss-weight", default="v", choices=("x0", "v"), help="PlannerConfig.loss_weight"
+    )
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="folder with <maze>-dense / <maze>-sparse checkpoints to fine-tune from",
+    )
+    ap.add_argument(
+        "--constrain",
+        action="store_true",
+        help="sampler constraints: x0 clipped to free space, plan moves clipped to top speed",
+    )
     ap.add_argument("--methods", nargs="*", default=None, help="subset of method names")
     ap.add_argument("--tasks", type=int, nargs="*", default=None, help="1-based task ids")
     ap.add_argument("--models", type=Path, default=RESULTS / "maze")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    dense, dense_info = planner(
-        args.maze, 1, args.dense_steps, args.levels, args.gain, args.models / f"{args.maze}-dense"
-    )
-    sparse, sparse_info = planner(
-        args.maze, 5, args.sparse_steps, args.levels, args.gain, args.models / f"{args.maze}-sparse"
-    )
+    tag = "" if args.loss_weight == "x0" else f"-{args.loss_weight}"
+    loaded = [
+        planner(
+            args.maze,
+            every,
+            steps,
+            args.levels,
+            args.gain,
+            args.models / f"{args.maze}-{kind}{tag}",
+            args.loss_weight,
+            None if args.init is None else args.init / f"{args.maze}-{kind}",
+            args.constrain,
+        )
+        for kind, every, steps in (("dense", 1, args.dense_steps), ("sparse", 5, args.sparse_steps))
+    ]
+    (dense, dense_info), (sparse, sparse_info) = loaded
     methods = default_methods(args.budget, args.parallel, args.scale, args.warp_factor)
     if args.methods:
         methods = [m for m in methods if m.name in args.methods]
@@ -130,6 +174,7 @@ def main() -> None:
         print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.warp_factor == 1.0 else f"_warp{args.warp_factor:g}"
+    suffix += "_constrained" if args.constrain else ""
     out = RESULTS / f"maze_mctd_{args.maze}{suffix}.json"
     out.write_text(
         json.dumps(

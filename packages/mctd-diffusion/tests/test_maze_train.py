@@ -50,3 +50,33 @@ def test_pyramid_training_levels():
     t = noise_levels(cfg, make_scheduler(cfg), 16, torch.Generator().manual_seed(0))
     assert t.shape == (16, cfg.n_tokens) and (t >= 0).all() and (t < 1000).all()
     assert (t.diff(dim=1) >= 0).all()  # later tokens are never cleaner than earlier ones
+
+
+def test_loss_weights():
+    from mctd_diffusion.maze.planner import make_scheduler
+    from mctd_diffusion.maze.train import loss_weights
+
+    t = torch.tensor([[0, 19, 500, 999]])
+    cfg = PlannerConfig(**TINY)
+    sched = make_scheduler(cfg)
+    assert torch.equal(loss_weights(cfg, sched, t), torch.ones(1, 4))
+    w = loss_weights(PlannerConfig(**TINY, loss_weight="v"), sched, t)
+    assert torch.allclose(w, 1 / (1 - sched.alphas_cumprod[t]).float())
+    assert (w.diff(dim=1) < 0).all() and w[0, -1] >= 1.0  # low noise levels weigh the most
+    try:
+        loss_weights(PlannerConfig(**TINY, loss_weight="eps"), sched, t)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("unknown loss_weight accepted")
+
+
+def test_fine_tune_starts_from_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCTD_CACHE", str(tmp_path / "cache"))
+    base = PlannerConfig(**TINY, **TINY_DATA, steps=4, checkpoint_every=4)
+    train_planner(base, tmp_path / "base", log=None)
+    tuned = PlannerConfig(**TINY, **TINY_DATA, steps=0, loss_weight="v", seed=1)
+    res = train_planner(tuned, tmp_path / "tuned", log=None, init=tmp_path / "base")
+    model, _, _ = load_planner(tmp_path / "base")
+    for k, v in model.state_dict().items():
+        assert torch.equal(res.model.state_dict()[k], v)

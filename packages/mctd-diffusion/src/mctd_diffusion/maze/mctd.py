@@ -117,7 +117,7 @@ class MazePlanProblem:
         scales = torch.tensor([s.scale for s in states])
         end = torch.full_like(rows, self.den.last_row)
         out = self.den.advance(x, *self._pair(len(states)), rows, end, scales, jump=self.jump)
-        plans = self.den.decode(out)
+        plans = self.den.decode(out, self.start)
         score = score_plans(
             self.maze, plans, self.start, self.goal, self.every, self.warp, self.reach
         )
@@ -169,7 +169,7 @@ class MazePlanProblem:
         n_clean = int((self.den.pyramid_levels(torch.tensor([row]))[0] == 0).sum())
         if n_clean == 0:
             return None
-        plan = self.den.decode(x[None, :n_clean])
+        plan = self.den.decode(x[None, :n_clean], self.start)
         score = score_plans(
             self.maze, plan, self.start, self.goal, self.every, self.warp, self.reach
         )

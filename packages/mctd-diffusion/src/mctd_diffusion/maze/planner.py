@@ -39,6 +39,9 @@ class PlannerConfig:
     pyramid_frac: float = 0.0  # fraction of training rows with pyramid-shaped noise levels
     sample_levels: int = 50  # the inference grid those pyramid rows are drawn on
     neighbour: bool = False  # feed each token its left neighbour (see SkipX0Denoiser)
+    # "x0": ||x0_hat - x0||² (v-error weighted by 1 - abar: low noise levels barely trained);
+    # "v": ||x0_hat - x0||² / (1 - abar), the network's own (v) error unweighted
+    loss_weight: str = "x0"
     # training
     steps: int = 3000
     batch_size: int = 64

@@ -104,7 +104,14 @@ def _sample(
     else:
         zero = torch.zeros(b, dtype=torch.long)
         x = den.advance(x, st, gl, zero, torch.full((b,), den.last_row), s, jump=1)
-    plan, rule, rej = _pick(den, maze, den.decode(x), start, goal, default_warp(den, warp_factor))
+    plan, rule, rej = _pick(
+        den,
+        maze,
+        den.decode(x, np.asarray(start, float)),
+        start,
+        goal,
+        default_warp(den, warp_factor),
+    )
     used = den.counters.since(c0)
     return PlanResult(
         plan, den.cfg.every, used.nfe, used.calls, time.perf_counter() - t0, b, b, rej, rule

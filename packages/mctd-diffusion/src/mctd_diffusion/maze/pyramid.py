@@ -12,6 +12,15 @@ Forcing code) eps' = eps - s·sqrt(1 - abar_t)·∇_{x_t} J, i.e.
 x0' = x0 + s·(1 - abar_t)/sqrt(abar_t)·∇J; then DDIM(eta = 0):
 x_p = sqrt(abar_p)·x0' + sqrt(1 - abar_p)·eps'. A guided call costs a forward and a
 backward pass (NFE 2 per element), an unguided one NFE 1.
+
+With ``project_walls`` every x0 prediction is clipped to the maze's free space before the DDIM
+step (a state inside a wall cell or off the map moves to the nearest point of a free cell,
+``WALL_MARGIN`` inside it; eps is re-derived from the clipped x0, as diffusers' ``clip_sample``
+does), the maze analogue of clipping x0 to the data range. With ``max_step`` > 0 the decoded
+plan (given its start) is repaired so no state moves more than ``max_step`` from its predecessor
+(p'_k = p'_{k-1} + clip_norm(p_k - p'_{k-1}, max_step): a state past the limit is reached at the
+limit's speed, then its successors are chased). Both are off by default; with both on, the value
+function's warp / wall checks can no longer fail on a sampled plan, only on the goal test.
 """
 
 from __future__ import annotations
@@ -21,20 +30,58 @@ import torch
 from mctd_tree import Counters
 from torch import nn
 
+from mctd_diffusion.maze.maps import CELL, MazeMap
 from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig, make_scheduler
+
+WALL_MARGIN = 0.1
+_NEIGHBOURHOOD = torch.tensor([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)])
+
+
+def project_free(maze: MazeMap, p: torch.Tensor, margin: float = WALL_MARGIN) -> torch.Tensor:
+    """World-frame points (..., 2) with those in a wall cell or off the map moved to the nearest
+    point of a free cell among the 3 x 3 cells around them (shrunk by ``margin``); points already
+    in a free cell are returned unchanged."""
+    h, w = maze.shape
+    grid = torch.as_tensor(maze.grid)
+    lo = torch.tensor([-6.0 + margin, -6.0 + margin], dtype=p.dtype)
+    hi = torch.tensor([CELL * w - 6.0 - margin, CELL * h - 6.0 - margin], dtype=p.dtype)
+    q = torch.minimum(torch.maximum(p, lo), hi)
+    ij = torch.floor((q.flip(-1) + 6.0) / CELL).long()  # (..., 2) as (i, j)
+    cand = ij[..., None, :] + _NEIGHBOURHOOD  # (..., 9, 2)
+    ci, cj = cand[..., 0].clamp(0, h - 1), cand[..., 1].clamp(0, w - 1)
+    free = (grid[ci, cj] == 0) & (ci == cand[..., 0]) & (cj == cand[..., 1])
+    x0, y0 = CELL * cj - 6.0 + margin, CELL * ci - 6.0 + margin
+    x1, y1 = x0 + CELL - 2 * margin, y0 + CELL - 2 * margin
+    px = torch.minimum(torch.maximum(q[..., None, 0], x0), x1)
+    py = torch.minimum(torch.maximum(q[..., None, 1], y0), y1)
+    d = (px - q[..., None, 0]) ** 2 + (py - q[..., None, 1]) ** 2
+    d = torch.where(free, d, torch.inf)
+    best = d.argmin(dim=-1, keepdim=True)
+    moved = torch.stack([px.gather(-1, best)[..., 0], py.gather(-1, best)[..., 0]], dim=-1)
+    own_free = free[..., 4][..., None] & (q == p).all(dim=-1, keepdim=True)
+    has = torch.isfinite(d).any(dim=-1, keepdim=True)
+    return torch.where(own_free | ~has, torch.where(has, p, q), moved)
 
 
 class PlanDenoiser:
     """A trained planner network plus its DDIM grid; counts NFE and sequential calls."""
 
     def __init__(
-        self, model: nn.Module, cfg: PlannerConfig, levels: int = 50, guidance_gain: float = 5.0
+        self,
+        model: nn.Module,
+        cfg: PlannerConfig,
+        levels: int = 50,
+        guidance_gain: float = 5.0,
+        project_walls: bool = False,
+        max_step: float = 0.0,
     ) -> None:
         """``guidance_gain`` sets the unit of the guidance scales: with the default the top
         meta-action (s = 2) pulls a 500-step plan to the goal along an open corridor; it was
         calibrated by hand on the medium maze (s·gain in {0, 1, 4, 8, 20} tried)."""
         self.model, self.cfg, self.levels = model.eval(), cfg, levels
         self.guidance_gain = guidance_gain
+        self.project_walls, self.max_step = project_walls, max_step
+        self.maze = MazeMap.load(cfg.maze)
         self.codec = PlanCodec(cfg)
         self.scheduler = make_scheduler(cfg)
         self.scheduler.set_timesteps(levels)
@@ -84,6 +131,10 @@ class PlanDenoiser:
                 objective = -self.guidance_gain * dist.sum(dim=1) / self.cfg.token_size
                 (grad,) = torch.autograd.grad(objective.sum(), xg)
         x0 = x0.detach()
+        if self.project_walls:
+            states = self.codec.world(self.codec.to_states(x0))
+            proj = self.codec.to_tokens(self.codec.normalise(project_free(self.maze, states)))
+            x0 = torch.where((k_from == 0)[..., None], x0, proj.to(x0.dtype))
         ab_t = self.scheduler.abar(t_from, x)
         ab_p = self.scheduler.abar(t_to, x)
         noisy = ab_t < 1
@@ -134,6 +185,25 @@ class PlanDenoiser:
             x = self.transition(x, start, goal, k_from, k_from - 1, scales)
         return x
 
-    def decode(self, x: torch.Tensor) -> np.ndarray:
-        """Tokens (B, N, D) -> world-frame plans (B, S, 2)."""
-        return self.codec.world(self.codec.to_states(x)).numpy().astype(np.float64)
+    def decode(self, x: torch.Tensor, start: np.ndarray | None = None) -> np.ndarray:
+        """Tokens (B, N, D) -> world-frame plans (B, S, 2), repaired from ``start`` (world (2,))
+        when ``max_step`` > 0 (see the module docstring)."""
+        plans = self.codec.world(self.codec.to_states(x)).numpy().astype(np.float64)
+        if self.max_step > 0 and start is not None:
+            plans = limit_steps(plans, start, self.max_step)
+            if self.project_walls:
+                plans = project_free(self.maze, torch.from_numpy(plans)).numpy()
+        return plans
+
+
+def limit_steps(plans: np.ndarray, start: np.ndarray, max_step: float) -> np.ndarray:
+    """(B, S, 2) plans with every move from the predecessor (``start`` first) clipped to norm
+    ``max_step``."""
+    out = np.empty_like(plans)
+    prev = np.broadcast_to(np.asarray(start, np.float64), plans[:, 0].shape)
+    for k in range(plans.shape[1]):
+        d = plans[:, k] - prev
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        prev = prev + d * np.minimum(1.0, max_step / np.maximum(n, 1e-12))
+        out[:, k] = prev
+    return out
