@@ -6,7 +6,7 @@ from mctd_llm_mlx.loading import DEFAULT_MODEL, ModelNotFoundError, offline_mode
 from mctd_llm_mlx.model import DEFAULT_MAX_CACHE_POSITIONS, MLXLM
 from mctd_llm_mlx.prefix_cache import CacheStats, PrefixCache
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 
 def load(model: str = DEFAULT_MODEL, *, device: str | None = None, **kwargs: Any) -> MLXLM:

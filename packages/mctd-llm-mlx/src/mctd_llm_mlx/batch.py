@@ -110,9 +110,10 @@ def assemble(
         for node, used in m.segments:
             key = (id(node), used)
             if key not in starts:
-                assert node.kv is not None
+                assert node.payload is not None
+                kv = node.payload[0]
                 starts[key] = total
-                pieces.append(node.kv if used == len(node.tokens) else node.kv[:, :, :, :used])
+                pieces.append(kv if used == len(node.tokens) else kv[:, :, :, :used])
                 total += used
             row.append((starts[key], col, used))
             col += used

@@ -26,19 +26,19 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.lm import Rows, TokenizerLM, find_eos
+from mctd_tree.problems.tokens import sample_from_logprobs
 from mctd_tree.protocols import Counters, Generation
 
 from mctd_llm_mlx.batch import Batch, assemble
 from mctd_llm_mlx.loading import DEFAULT_MODEL, load_model_and_tokenizer, resolve_model_dir
-from mctd_llm_mlx.prefix_cache import CacheStats, Match, PrefixCache
+from mctd_llm_mlx.prefix_cache import Match, PrefixCache
 
 DEFAULT_MAX_CACHE_POSITIONS = 16384
-_EOS_NAMES = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>")
 _DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
 
 
-class MLXLM:
+class MLXLM(TokenizerLM):
     """An mlx-lm causal LM as an mctd `LanguageModel`, with a bounded tree-aware KV cache.
 
     ``model``: ``"default"`` (the embedded SmolLM2-135M-Instruct), a Hub id (e.g.
@@ -48,6 +48,8 @@ class MLXLM:
     bound on cached positions (see `PrefixCache`; each costs ``cache_bytes_per_position`` bytes).
     ``prefill_tokens``: the most (padded) new positions one prefill forward call takes.
     """
+
+    cache: PrefixCache
 
     def __init__(
         self,
@@ -102,36 +104,6 @@ class MLXLM:
         return cls("in-memory", _loaded=(model, tokenizer, cfg), **kwargs)
 
     # ---------------------------------------------------------------- protocol
-    @property
-    def eos_token_ids(self) -> frozenset[int]:
-        return self._eos
-
-    @property
-    def vocab_size(self) -> int:
-        return self._vocab
-
-    @property
-    def max_context(self) -> int:
-        return self._max_context
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return str(self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True))
-
-    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        out = self.tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True
-        )
-        if hasattr(out, "keys") and "input_ids" in out:
-            out = out["input_ids"]
-        return [int(t) for t in out]
-
-    def reset_counters(self) -> None:
-        self.counters.nfe = 0
-        self.counters.calls = 0
-
     def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
         """Next-token log-probs (B, V) float32; computes only positions not cached before."""
         rows = [self._check_prefix(p) for p in prefixes]
@@ -157,84 +129,46 @@ class MLXLM:
         top_p: float = 1.0,
         stop: Sequence[str] = (),
     ) -> list[Generation]:
-        """Batched sampling from each prefix with per-row stop (EOS, a stop string, the length).
-
-        Randomness: `sample_from_logprobs` (one uniform per active row per step, none at
-        temperature 0). ``Generation.logprobs`` are the raw model log-probs (temperature 1) of the
-        sampled tokens, e.g. for perplexity. The token that completes a stop string is kept.
-        """
-        check_sampling(temperature, top_k, top_p)
-        if not isinstance(max_new_tokens, int | np.integer) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-        if isinstance(stop, str):
-            stop = (stop,)
-        rows = [self._check_prefix(p, generating=True) for p in prefixes]
+        """Batched sampling with per-row stop, as `TorchLM.generate` (see `mctd_tree.lm.Rows`)."""
+        rows, caps = self._start_generate(prefixes, max_new_tokens, temperature, top_k, top_p)
         if not rows:
             return []
-        self._ensure(rows)
         n = len(rows)
-        caps = [min(int(max_new_tokens), self._max_context - len(r)) for r in rows]
         steps = max(caps)
         matches = [self.cache.match(r) for r in rows]
         batch = self._assemble(matches, extra=steps - 1)
         p0 = batch.length
         lp = self._logprobs(mx.stack([m.last_hidden() for m in matches]))
         hbuf = mx.zeros((n, max(steps - 1, 1), self._hidden), dtype=self.dtype)
-        toks: list[list[int]] = [[] for _ in range(n)]
-        lps: list[list[float]] = [[] for _ in range(n)]
-        reason = ["length"] * n
-        active = list(range(n))  # original row of each batch row
-        window = max((len(s) for s in stop), default=0) + 8
+        out = Rows(caps, self._eos, stop, self.decode)
         lens = np.array([len(r) for r in rows], dtype=np.int32)
         for t in range(steps):
             drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going: list[int] = []  # batch positions that go on
-            done: list[int] = []
-            for j, i in enumerate(active):
-                tok = int(drawn[j])
-                toks[i].append(tok)
-                lps[i].append(float(lp[j, tok]))
-                if tok in self._eos:
-                    reason[i] = "eos"
-                elif stop and any(s in self.decode(toks[i][-window:]) for s in stop):
-                    reason[i] = "stop"
-                elif len(toks[i]) >= caps[i]:
-                    reason[i] = "length"
-                else:
-                    going.append(j)
-                    continue
-                done.append(j)
+            going, done = out.step(drawn, lp)
             if done and t > 0:
                 self._store_generated(
-                    batch, p0, t, [active[j] for j in done], done, rows, toks, hbuf
+                    batch, p0, t, [out.active[j] for j in done], done, rows, out.toks, hbuf
                 )
             if not going:
                 break
             if done:
                 batch.select(going)
                 lens = lens[going]
-                active = [active[j] for j in going]
+                out.keep(going)
             col = p0 + t
             batch.keymask[:, col] = True
             batch.offset = mx.array(lens + t)
             batch.mask = mx.array(batch.keymask[:, None, None, : col + 1])
-            ids = np.array([[toks[i][-1]] for i in active], dtype=np.int32)
+            ids = np.array([[out.toks[i][-1]] for i in out.active], dtype=np.int32)
             h = self._forward(ids, batch)[:, -1]
             batch.length = col + 1
-            hbuf[mx.array(active, dtype=mx.int32), t] = h
+            hbuf[mx.array(out.active, dtype=mx.int32), t] = h
             lp = self._logprobs(h, hbuf)
-            self.counters.nfe += len(active)
+            self.counters.nfe += len(out.active)
         self.cache.evict()
-        return [Generation(toks[i], np.asarray(lps[i], np.float32), reason[i]) for i in range(n)]
+        return out.results()
 
     # ---------------------------------------------------------------- extras
-    def clear_cache(self) -> None:
-        """Drop every cached prefix (counters are kept)."""
-        self.cache.clear()
-
-    def cache_stats(self) -> CacheStats:
-        return self.cache.stats()
-
     @property
     def cache_bytes_per_position(self) -> int:
         """Memory one cached position takes: keys + values of every layer, and the hidden state."""
@@ -279,38 +213,12 @@ class MLXLM:
         return self._inner.embed_tokens.as_linear(hidden)
 
     def _find_eos(self) -> frozenset[int]:
-        ids: set[int] = set()
         sources = (
             self.config.get("eos_token_id"),
             self.config.get("generation_eos_token_id"),
             getattr(self.tokenizer, "eos_token_id", None),
         )
-        for e in sources:
-            if isinstance(e, int):
-                ids.add(e)
-            elif isinstance(e, list | tuple):
-                ids.update(int(x) for x in e)
-        special = set(getattr(self.tokenizer, "all_special_tokens", []) or [])
-        vocab = self.tokenizer.get_vocab()
-        for name in _EOS_NAMES:
-            if name in special and name in vocab:
-                ids.add(int(vocab[name]))
-        return frozenset(i for i in ids if 0 <= i < self._vocab)
-
-    def _check_prefix(self, prefix: Sequence[int], generating: bool = False) -> tuple[int, ...]:
-        p = tuple(int(t) for t in prefix)
-        if not p:
-            raise ValueError("empty prompt: a prefix needs at least one token")
-        limit = self._max_context - (1 if generating else 0)
-        if len(p) > limit:
-            raise ValueError(
-                f"prompt of {len(p)} tokens is longer than the model's context of "
-                f"{self._max_context} tokens"
-                + (" (leaving room for one new token)" if generating else "")
-            )
-        if min(p) < 0 or max(p) >= self._vocab:
-            raise ValueError(f"token ids must be in [0, {self._vocab})")
-        return p
+        return find_eos(sources, self.tokenizer, self._vocab)
 
     def _logprobs(self, hidden: mx.array, *also: mx.array) -> np.ndarray:
         logits = self._head(hidden).astype(mx.float32)
@@ -333,36 +241,7 @@ class MLXLM:
         self.counters.calls += 1
         return out
 
-    def _ensure(self, seqs: list[tuple[int, ...]]) -> None:
-        """Compute and cache every position of ``seqs`` not cached yet, each exactly once.
-
-        Prefixes that share uncached tokens are computed in rounds: first up to the point where
-        they diverge (one target per group), then their own tails.
-        """
-        pending = list(dict.fromkeys(seqs))
-        while pending:
-            todo = []
-            for s in pending:
-                m = self.cache.match(s, touch=False)
-                if m.length < len(s):
-                    todo.append((s, m))
-            if not todo:
-                return
-            targets = _round_targets(todo)
-            targets.sort(key=lambda tm: len(tm[0]) - tm[1].length)
-            start = 0
-            while start < len(targets):
-                end = start + 1
-                while end < len(targets):
-                    width = len(targets[end][0]) - targets[end][1].length
-                    if (end + 1 - start) * width > self.prefill_tokens:
-                        break
-                    end += 1
-                self._prefill(targets[start:end])
-                start = end
-            pending = [s for s, _ in todo]
-
-    def _prefill(self, targets: list[tuple[tuple[int, ...], Match]]) -> None:
+    def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:
         """One forward call computing the uncached tail of every target; cache the results."""
         # Re-match: an earlier chunk of this round may have split nodes on these paths.
         matches = [self.cache.match(s) for s, _ in targets]
@@ -415,36 +294,6 @@ class MLXLM:
         mx.eval(kvs, hs)
         for i, kv, h in zip(orig_rows, kvs, hs, strict=True):
             self.cache.insert(rows[i] + tuple(toks[i][:fed]), len(rows[i]), kv, h)
-
-
-def _lcp(a: Sequence[int], b: Sequence[int], start: int) -> int:
-    n = min(len(a), len(b))
-    i = start
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def _round_targets(
-    todo: list[tuple[tuple[int, ...], Match]],
-) -> list[tuple[tuple[int, ...], Match]]:
-    """Targets of one prefill round: no two share an uncached position (as in TorchLM).
-
-    Prefixes whose first uncached token (and everything before it) agree form a group; each is cut
-    at its nearest divergence from another member of its group (or kept whole if none).
-    """
-    groups: dict[tuple[int, ...], list[tuple[tuple[int, ...], Match]]] = {}
-    for s, m in todo:
-        groups.setdefault(s[: m.length + 1], []).append((s, m))
-    out: dict[tuple[int, ...], Match] = {}
-    for members in groups.values():
-        for s, m in members:
-            cut = len(s)
-            for s2, _ in members:
-                if s2 is not s:
-                    cut = min(cut, _lcp(s, s2, m.length + 1))
-            out.setdefault(s[:cut], m)
-    return list(out.items())
 
 
 __all__ = ["DEFAULT_MAX_CACHE_POSITIONS", "MLXLM"]

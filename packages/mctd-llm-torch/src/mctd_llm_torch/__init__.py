@@ -10,7 +10,7 @@ from mctd_llm_torch.loading import (
 from mctd_llm_torch.model import DEFAULT_MAX_CACHE_POSITIONS, TorchLM, pick_device, pick_dtype
 from mctd_llm_torch.prefix_cache import CacheStats, PrefixCache
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     "DEFAULT_MAX_CACHE_POSITIONS",

@@ -13,44 +13,21 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from mctd_tree.lm import Rows, WrappedLM
 from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
-from mctd_tree.protocols import Counters, Generation
+from mctd_tree.protocols import Generation
 from transformers import DynamicCache
 
 from mctd_llm_torch.model import TorchLM
 
 
-class NaiveTorchLM:
+class NaiveTorchLM(WrappedLM):
     """Re-encode-every-call wrapper around a loaded `TorchLM`'s model (shares its weights)."""
 
+    lm: TorchLM
+
     def __init__(self, lm: TorchLM) -> None:
-        self.lm = lm
-        self.counters = Counters()
-
-    @property
-    def eos_token_ids(self) -> frozenset[int]:
-        return self.lm.eos_token_ids
-
-    @property
-    def vocab_size(self) -> int:
-        return self.lm.vocab_size
-
-    @property
-    def max_context(self) -> int:
-        return self.lm.max_context
-
-    def encode(self, text: str) -> list[int]:
-        return self.lm.encode(text)
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self.lm.decode(ids)
-
-    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        return self.lm.chat_prompt(messages)
-
-    def reset_counters(self) -> None:
-        self.counters.nfe = 0
-        self.counters.calls = 0
+        super().__init__(lm)
 
     def _run(self, ids: Sequence[int], cache: DynamicCache) -> np.ndarray:
         x = torch.tensor([list(ids)], device=self.lm.device)
@@ -78,33 +55,15 @@ class NaiveTorchLM:
         stop: Sequence[str] = (),
     ) -> list[Generation]:
         check_sampling(temperature, top_k, top_p)
-        if isinstance(stop, str):
-            stop = (stop,)
         rows = [self.lm._check_prefix(p, generating=True) for p in prefixes]
-        n = len(rows)
         caches = [DynamicCache() for _ in rows]
         lps = [self._run(r, c) for r, c in zip(rows, caches, strict=True)]
         caps = [min(max_new_tokens, self.max_context - len(r)) for r in rows]
-        toks: list[list[int]] = [[] for _ in range(n)]
-        logp: list[list[float]] = [[] for _ in range(n)]
-        reason = ["length"] * n
-        active = list(range(n))
-        window = max((len(s) for s in stop), default=0) + 8
-        while active:
-            lp = np.stack([lps[i] for i in active])
+        out = Rows(caps, self.eos_token_ids, stop, self.decode)
+        while out.active:
+            lp = np.stack([lps[i] for i in out.active])
             drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going = []
-            for j, i in enumerate(active):
-                t = int(drawn[j])
-                toks[i].append(t)
-                logp[i].append(float(lp[j, t]))
-                if t in self.eos_token_ids:
-                    reason[i] = "eos"
-                elif stop and any(s in self.decode(toks[i][-window:]) for s in stop):
-                    reason[i] = "stop"
-                elif len(toks[i]) < caps[i]:
-                    going.append(i)
-            active = going
-            for i in active:  # one row at a time
-                lps[i] = self._run([toks[i][-1]], caches[i])
-        return [Generation(toks[i], np.asarray(logp[i], np.float32), reason[i]) for i in range(n)]
+            out.keep(out.step(drawn, lp)[0])
+            for i in out.active:  # one row at a time
+                lps[i] = self._run([out.toks[i][-1]], caches[i])
+        return out.results()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mctd_tree.lm.stopping import Rows
 from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
 from mctd_tree.protocols import Counters, Generation
 
@@ -104,30 +105,15 @@ class ToyLM:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         rows = [self._check(p) for p in prefixes]
         self._process(rows)
-        n = len(rows)
-        toks: list[list[int]] = [[] for _ in range(n)]
-        lps: list[list[float]] = [[] for _ in range(n)]
-        reason = ["length"] * n
         caps = [min(max_new_tokens, self._max_context - len(r)) for r in rows]
-        active = list(range(n))
-        while active:
-            lp = np.stack([self.logprobs_of(rows[i] + tuple(toks[i])) for i in active])
+        out = Rows(caps, self.eos_token_ids, stop, self.decode, window=False)
+        while out.active:
+            lp = np.stack([self.logprobs_of(rows[i] + tuple(out.toks[i])) for i in out.active])
             drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            keep: list[int] = []
-            for j, i in enumerate(active):
-                t = int(drawn[j])
-                toks[i].append(t)
-                lps[i].append(float(lp[j, t]))
-                if t == 0:
-                    reason[i] = "eos"
-                elif stop and any(s in self.decode(toks[i]) for s in stop):
-                    reason[i] = "stop"
-                elif len(toks[i]) < caps[i]:
-                    keep.append(i)
-            active = keep
-            if active:  # feed the new tokens of the rows that go on
-                self._process([rows[i] + tuple(toks[i]) for i in active])
-        return [Generation(toks[i], np.asarray(lps[i], np.float32), reason[i]) for i in range(n)]
+            out.keep(out.step(drawn, lp)[0])
+            if out.active:  # feed the new tokens of the rows that go on
+                self._process([rows[i] + tuple(out.toks[i]) for i in out.active])
+        return out.results()
 
     # ---------------------------------------------------------------- helpers
     def _check(self, prefix: Sequence[int]) -> tuple[int, ...]:
