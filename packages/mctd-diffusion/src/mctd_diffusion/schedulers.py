@@ -15,6 +15,7 @@ One step from t to p (abar_t, abar_p; x0, eps from the network):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +36,7 @@ class SchedulerOutput:
     std: torch.Tensor
 
 
-class Scheduler:
+class Scheduler(ABC):
     """Shared machinery: the beta schedule, inference timesteps, broadcasting and ``add_noise``."""
 
     def __init__(
@@ -129,6 +130,7 @@ class Scheduler:
         prev = torch.where(moving, mean + std * noise, sample)
         return SchedulerOutput(prev, x0, torch.where(moving, std, torch.zeros_like(std)))
 
+    @abstractmethod
     def _mean_std(
         self,
         x0: torch.Tensor,
@@ -137,7 +139,7 @@ class Scheduler:
         ab_t: torch.Tensor,
         ab_p: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """Mean and std of x_prev given the x0 / eps predictions (the scheduler's rule)."""
 
 
 class DDIMScheduler(Scheduler):

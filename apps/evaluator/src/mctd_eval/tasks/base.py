@@ -11,6 +11,7 @@ Task parameters are dataclass fields (JSON-friendly); ``seed`` picks the instanc
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -29,7 +30,7 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class TaskBase:
+class TaskBase(ABC):
     """Base of the task plug-ins; subclasses are dataclasses whose fields are the parameters."""
 
     name: ClassVar[str] = ""
@@ -59,26 +60,31 @@ class TaskBase:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
 
     # The plug-in interface --------------------------------------------------------------
+    @abstractmethod
     def instances(self, n: int) -> list[Instance]:
-        raise NotImplementedError
+        """The first ``n`` seeded instances of the task."""
 
+    # Language-model tasks implement the rest; a diffusion task has no prompt or completion text.
     def max_new_tokens(self, public: Any) -> int:
-        raise NotImplementedError
+        raise self._not_lm("max_new_tokens")
 
     def stop(self) -> tuple[str, ...]:
         return ("\n",)
 
     def prompt_ids(self, lm: LanguageModel, public: Any) -> list[int]:
-        raise NotImplementedError
+        raise self._not_lm("prompt_ids")
 
     def search_reward(
         self, lm: LanguageModel, prompt_ids: Sequence[int], public: Any, *, verifier: Any = None
     ) -> Reward[str]:
-        raise NotImplementedError
+        raise self._not_lm("search_reward")
 
     def evaluate(self, text: str, public: Any, truth: Any) -> dict[str, float]:
         """Task metrics of one completion text, including ``success`` (1.0 or 0.0)."""
-        raise NotImplementedError
+        raise self._not_lm("evaluate")
+
+    def _not_lm(self, what: str) -> TypeError:
+        return TypeError(f"task {self.name!r} ({self.family} family) has no {what}: not an LM task")
 
 
 def _jsonable(v: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from mctd_tree.problems.tokens import check_sampling
 from mctd_tree.protocols import Counters
 
 
-class TokenizerLM:
+class TokenizerLM(ABC):
     """Protocol properties and text methods over a Hugging Face style ``tokenizer``.
 
     Subclasses set ``tokenizer``, ``cache``, ``counters``, ``prefill_tokens``, ``_eos``,
@@ -66,9 +67,9 @@ class TokenizerLM:
     def _check_prefix(self, prefix: Sequence[int], generating: bool = False) -> tuple[int, ...]:
         return check_prefix(prefix, self._vocab, self._max_context, generating)
 
+    @abstractmethod
     def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:
         """One forward call computing the uncached tail of every target; cache the results."""
-        raise NotImplementedError
 
     def _ensure(self, seqs: list[tuple[int, ...]]) -> None:
         """Compute and cache every position of ``seqs`` not cached yet, each exactly once."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -49,7 +50,7 @@ class CacheStats:
     evicted_positions: int
 
 
-class PrefixTree(Generic[P]):
+class PrefixTree(ABC, Generic[P]):
     """Radix tree keyed by token ids; LRU eviction of leaves beyond ``max_positions``."""
 
     def __init__(self, max_positions: int) -> None:
@@ -62,9 +63,9 @@ class PrefixTree(Generic[P]):
         self.nodes = 0
         self.evicted_positions = 0
 
+    @abstractmethod
     def _slice(self, payload: P, start: int, stop: int | None) -> P:
         """Positions ``start:stop`` of ``payload`` as a payload the tree may keep."""
-        raise NotImplementedError
 
     def clear(self) -> None:
         self.root = Node((), None, None, 0)
