@@ -29,6 +29,8 @@ def test_bad_method_and_budget() -> None:
         run_method("beam", p, 100, lam=1.0, n_out=4, seed=0)
     with pytest.raises(ValueError, match=">= 1"):
         run_method("dts", p, 0, lam=1.0, n_out=4, seed=0)
+    with pytest.raises(ValueError, match="select_lam"):
+        run_method("dts", p, 100, lam=1.0, n_out=4, seed=0, select_lam=-1.0)
 
 
 def test_evaluate_cell_reports_metrics() -> None:

@@ -17,7 +17,7 @@ from mctd_tree import (
     mcts,
     sample_tree,
 )
-from mctd_tree.problems import deceptive_tree, random_tree
+from mctd_tree.problems import GaussianWalk, deceptive_tree, random_tree
 
 
 def tv(p, q):
@@ -40,6 +40,45 @@ def test_dts_samples_follow_tilted_target(lam):
     assert tv(freqs, target) < 0.05
     # and the root's soft value converges to the exact (1/lam) log E_p exp(lam r)
     assert result.tree.value[0] == pytest.approx(problem.soft_value((), lam), abs=0.01)
+
+
+def _walk_tilted_mean(select_lam, seeds=4, sims=2000):
+    means = []
+    for seed in range(seeds):
+        problem = GaussianWalk(depth=4, step_std=1.0, goal=3.0)
+        tree = dts(problem, sims, lam=1.0, select_lam=select_lam, parallel=16, rng=seed).tree
+        ends = [tree.states[n][1] for n in sample_tree(tree, 4000, 1.0, rng=seed)]
+        means.append(float(np.mean(ends)))
+    return float(np.mean(means))
+
+
+def test_dts_on_a_continuous_tree_and_the_selection_temperature():
+    """Children never repeat (as in diffusion): tempered selection matches the closed form; the
+    paper's rule (select_lam = lam) is biased toward the prior (mean 2.30 against 2.40)."""
+    target_mean, _ = GaussianWalk(depth=4, step_std=1.0, goal=3.0).target(1.0)
+    tempered = _walk_tilted_mean(0.3)
+    assert tempered == pytest.approx(target_mean, abs=0.05)
+    assert _walk_tilted_mean(None) < tempered - 0.03
+
+
+def test_gaussian_walk_problem():
+    problem = GaussianWalk(depth=3, step_std=0.5, goal=1.0)
+    rng = np.random.default_rng(0)
+    outs = problem.rollout([problem.root()] * 4000, rng)
+    ends = np.array([o.terminal[1] for o in outs])
+    assert ends.std() == pytest.approx(np.sqrt(3) * 0.5, rel=0.05)
+    assert outs[0].reward == pytest.approx(-0.5 * (ends[0] - 1.0) ** 2)
+    assert len({c.action for o in outs for c in o.path}) == 3 * 4000  # draws never repeat
+    assert problem.counters.nfe == 3 * 4000
+    mean, std = problem.target(2.0)  # precision 1/0.75 + 2
+    assert std == pytest.approx((1 / 0.75 + 2) ** -0.5) and mean == pytest.approx(2 * std**2)
+    with pytest.raises(ValueError, match="step_std"):
+        GaussianWalk(step_std=0.0)
+
+
+def test_select_lam_is_validated_by_name():
+    with pytest.raises(ValueError, match="select_lam"):
+        dts(random_tree(2, 2), 10, select_lam=0.0)
 
 
 def test_dts_soft_values_match_enumeration_on_every_visited_node():

@@ -4,7 +4,8 @@ Each method spends about ``nfe`` network evaluations (per element; a guided call
 returns up to ``n_out`` samples for distribution metrics plus the best reward it found:
 - ``dts``: a DTS tree built to the budget, then ``n_out`` descents (no extra NFE). Widening
   C N^alpha (``c_widen``, ``alpha``; the paper's 2, 0.8 by default): narrower trees go deeper, and
-  rollouts from deep nodes cost fewer NFE, so more simulations fit in a budget.
+  rollouts from deep nodes cost fewer NFE, so more simulations fit in a budget. ``select_lam``
+  tempers selection only (see ``mctd_tree.dts``: less bias toward the prior at moderate budgets).
 - ``dts_star``: DTS* (UCT on the same tree); its samples are its rollouts (for reward only).
 - ``best_of_n``: N = nfe / steps prior draws; samples are the best of groups of N / n_out.
 - ``importance``: the same N draws resampled with weights exp(lam r) (self-normalised IS).
@@ -50,6 +51,7 @@ def run_method(
     parallel: int = 32,
     c_widen: float = 2.0,
     alpha: float = 0.8,
+    select_lam: float | None = None,
 ) -> MethodRun:
     """Run ``method`` (one of METHODS) with an NFE budget; see the module docstring."""
     if method not in METHODS:
@@ -60,16 +62,16 @@ def run_method(
     rng = np.random.default_rng(seed)
     steps = problem.num_steps
     if method in ("dts", "dts_star"):
-        algo = dts if method == "dts" else dts_star
-        res = algo(
-            problem,
-            Budget(nfe=nfe),
-            lam=lam,
-            parallel=parallel,
-            c_widen=c_widen,
-            alpha=alpha,
-            rng=rng,
-        )
+        budget = Budget(nfe=nfe)
+        if method == "dts":
+            res = dts(
+                problem, budget, lam=lam, parallel=parallel, c_widen=c_widen, alpha=alpha,
+                select_lam=select_lam, rng=rng,
+            )  # fmt: skip
+        else:
+            res = dts_star(
+                problem, budget, lam=lam, parallel=parallel, c_widen=c_widen, alpha=alpha, rng=rng
+            )
         if method == "dts":
             assert res.tree is not None
             states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]

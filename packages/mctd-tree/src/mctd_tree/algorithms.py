@@ -55,6 +55,7 @@ def dts(
     alpha: float = 0.8,
     parallel: int = 1,
     virtual_weight: float = 1.0,
+    select_lam: float | None = None,
     rng: Rng = 0,
 ) -> SearchResult[Any]:
     """Diffusion Tree Sampling.
@@ -62,6 +63,13 @@ def dts(
     ``result.samples`` are the terminals each iteration reached (rollout ends, so partly p_theta
     draws); for samples of p_theta·exp(lam·r)/Z descend the built tree with
     :func:`~mctd_tree.search.sample_tree`, which costs no model calls.
+
+    ``select_lam`` (default: ``lam``, the paper's rule) tempers selection only. The descents
+    weight each leaf by exp(lam·r) / (product of its ancestors' child counts), which is exact
+    when child counts do not depend on values; Boltzmann selection makes them depend (a child
+    whose first rollout was lucky is revisited and shrunk to its mean, an unlucky one is left
+    low), which biases the samples toward the prior at moderate budgets. A smaller
+    ``select_lam`` trades search focus for less of that bias.
     """
     cfg = SearchConfig(
         "widen",
@@ -72,6 +80,7 @@ def dts(
         alpha=alpha,
         parallel=parallel,
         virtual_weight=virtual_weight,
+        select_lam=select_lam,
     )
     return TreeSearch(problem, cfg, rng).run(budget)
 

@@ -11,10 +11,10 @@ import math
 import numpy as np
 
 
-def check_lam(lam: float) -> float:
+def check_lam(lam: float, name: str = "lam") -> float:
     """Validate an inverse temperature: finite and > 0."""
     if not (math.isfinite(lam) and lam > 0):
-        raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
+        raise ValueError(f"{name} must be a finite number > 0, got {lam!r}")
     return float(lam)
 
 

@@ -45,7 +45,8 @@ Backup = Literal["mean", "max", "soft"]
 @dataclass(frozen=True)
 class SearchConfig:
     """Rules of a tree search. ``c`` is the UCT/PUCT exploration weight, ``lam`` the inverse
-    temperature of Boltzmann selection and soft backup, ``k`` the enumerated branching,
+    temperature of Boltzmann selection and soft backup (``select_lam``, when set, replaces it in
+    selection only), ``k`` the enumerated branching,
     ``c_widen``/``alpha`` the widening rule, ``parallel`` the leaves per iteration (K) and
     ``virtual_weight`` the weight w of virtual visits."""
 
@@ -59,6 +60,12 @@ class SearchConfig:
     alpha: float = 0.8
     parallel: int = 1
     virtual_weight: float = 1.0
+    select_lam: float | None = None
+
+    @property
+    def selection_lam(self) -> float:
+        """Inverse temperature of Boltzmann selection: ``select_lam``, else ``lam``."""
+        return self.lam if self.select_lam is None else self.select_lam
 
     def __post_init__(self) -> None:
         choices = {
@@ -71,6 +78,8 @@ class SearchConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.selection == "boltzmann" or self.backup == "soft":
             P.check_lam(self.lam)
+        if self.select_lam is not None:
+            P.check_lam(self.select_lam, "select_lam")
         if not (isinstance(self.parallel, int | np.integer) and self.parallel >= 1):
             raise ValueError(f"parallel (K) must be an integer >= 1, got {self.parallel!r}")
         if not (isinstance(self.k, int | np.integer) and self.k >= 1):
@@ -209,7 +218,7 @@ class TreeSearch:
         )
         if cfg.selection == "boltzmann":
             with np.errstate(divide="ignore"):
-                probs = P.boltzmann_probs(q, np.where(open_, log_w, -np.inf), cfg.lam)
+                probs = P.boltzmann_probs(q, np.where(open_, log_w, -np.inf), cfg.selection_lam)
             return int(kids[P.sample_index(probs, self.rng)])
         if cfg.selection == "uct":
             scores = P.uct_scores(q, n_child, n_parent, cfg.c)
