@@ -51,7 +51,7 @@ def test_every_method_cell_writes_a_row(gmm_run: Path) -> None:
         assert r["best_reward"] >= r["mean_reward"] - 1e-9 or r["method"] == "dts_star"
     config = json.loads((gmm_run / "config.json").read_text())["config"]
     assert config["task_params"]["gmm2d"]["num_steps"] == 10
-    assert set(config["method_params"]["dts"]) == {"c_widen", "alpha"}
+    assert set(config["method_params"]["dts"]) == {"c_widen", "alpha", "select_lam"}
 
 
 def test_resume_skips_finished_cells(gmm_run: Path, cli: Any) -> None:

@@ -94,7 +94,7 @@ METHODS: dict[str, Method] = {
             True,
             "Diffusion Tree Sampling: sampled children, widening, soft backup",
             lambda p, b, kw, rng: dts(p, _need(b), rng=rng, **kw),
-            {"lam": 10.0, "c_widen": 2.0, "alpha": 0.7, "parallel": 4},
+            {"lam": 10.0, "c_widen": 2.0, "alpha": 0.7, "parallel": 4, "select_lam": None},
         ),
         Method(
             "dts_star",
@@ -135,9 +135,10 @@ DIFFUSION_METHODS: dict[str, Method] = {
         Method(
             "dts",
             True,
-            "DTS over the denoising chain; samples = descents of the tree",
+            "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
+            "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
             _diffusion_only,
-            dict(_WIDEN),
+            {**_WIDEN, "select_lam": None},
         ),
         Method(
             "dts_star",
