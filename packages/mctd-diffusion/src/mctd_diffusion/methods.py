@@ -61,23 +61,15 @@ def run_method(
     start, t0 = problem.counters.snapshot(), time.perf_counter()
     rng = np.random.default_rng(seed)
     steps = problem.num_steps
-    if method in ("dts", "dts_star"):
-        budget = Budget(nfe=nfe)
-        if method == "dts":
-            res = dts(
-                problem, budget, lam=lam, parallel=parallel, c_widen=c_widen, alpha=alpha,
-                select_lam=select_lam, rng=rng,
-            )  # fmt: skip
-        else:
-            res = dts_star(
-                problem, budget, lam=lam, parallel=parallel, c_widen=c_widen, alpha=alpha, rng=rng
-            )
-        if method == "dts":
-            assert res.tree is not None
-            states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
-        else:
-            states = [s for s, _ in res.samples[-n_out:]]
+    widen = {"lam": lam, "parallel": parallel, "c_widen": c_widen, "alpha": alpha}
+    if method == "dts":
+        res = dts(problem, Budget(nfe=nfe), select_lam=select_lam, rng=rng, **widen)
+        assert res.tree is not None
+        states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
         best = res.best_reward
+    elif method == "dts_star":
+        res = dts_star(problem, Budget(nfe=nfe), rng=rng, **widen)
+        states, best = [s for s, _ in res.samples[-n_out:]], res.best_reward
     elif method in ("best_of_n", "importance"):
         draws, rewards = ancestral(problem, _count(nfe, steps), rng)
         if method == "best_of_n":
