@@ -45,6 +45,8 @@ def planner(
     loss_weight: str = "v",
     init: Path | None = None,
     constrain: bool = False,
+    relative: bool = False,
+    ema: float = 0.0,
 ) -> tuple[PlanDenoiser, dict]:
     """Load the planner in ``out`` (training or resuming it up to ``steps`` first; a fresh run
     starts from the weights in ``init`` when given, at a lower learning rate)."""
@@ -60,6 +62,8 @@ def planner(
         pyramid_frac=0.5,
         neighbour=True,
         loss_weight=loss_weight,
+        relative=relative,
+        ema=ema,
     )
     info: dict[str, Any] = {"dir": str(out)}
     path = out / CKPT
@@ -127,6 +131,10 @@ def main() -> None:
         action="store_true",
         help="sampler constraints: x0 clipped to free space, plan moves clipped to top speed",
     )
+    ap.add_argument(
+        "--relative", action="store_true", help="planners over offsets from the start (*-rel)"
+    )
+    ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of trained weights")
     ap.add_argument("--methods", nargs="*", default=None, help="subset of method names")
     ap.add_argument("--tasks", type=int, nargs="*", default=None, help="1-based task ids")
     ap.add_argument("--models", type=Path, default=RESULTS / "maze")
@@ -134,6 +142,8 @@ def main() -> None:
     torch.set_num_threads(1)
 
     tag = "" if args.loss_weight == "x0" else f"-{args.loss_weight}"
+    tag += "-rel" if args.relative else ""
+    tag += f"-ema{args.ema:g}" if args.ema else ""
     loaded = [
         planner(
             args.maze,
@@ -145,6 +155,8 @@ def main() -> None:
             args.loss_weight,
             None if args.init is None else args.init / f"{args.maze}-{kind}",
             args.constrain,
+            args.relative,
+            args.ema,
         )
         for kind, every, steps in (("dense", 1, args.dense_steps), ("sparse", 5, args.sparse_steps))
     ]
@@ -175,6 +187,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.warp_factor == 1.0 else f"_warp{args.warp_factor:g}"
     suffix += "_constrained" if args.constrain else ""
+    suffix += "_rel" if args.relative else ""
+    suffix += f"_ema{args.ema:g}" if args.ema else ""
     out = RESULTS / f"maze_mctd_{args.maze}{suffix}.json"
     out.write_text(
         json.dumps(

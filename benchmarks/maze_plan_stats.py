@@ -31,7 +31,7 @@ def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int)
     )
     rows = torch.zeros(n, dtype=torch.long)
     x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.zeros(n))
-    plans = den.decode(x)
+    plans = den.decode(x, start)
     jumps = np.linalg.norm(
         np.diff(np.concatenate([np.tile(start, (n, 1, 1)), plans], 1), axis=1), axis=-1
     )

@@ -10,9 +10,16 @@ MAZE = MazeMap.load("medium")
 START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
 
 
-def _den(every: int = 1, levels: int = 4) -> PlanDenoiser:
+def _den(every: int = 1, levels: int = 4, **kw) -> PlanDenoiser:
     cfg = PlannerConfig(
-        every=every, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, neighbour=True
+        every=every,
+        token_size=4,
+        plan_steps=40,
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        neighbour=True,
+        **kw,
     )
     torch.manual_seed(0)
     return PlanDenoiser(build_model(cfg), cfg, levels=levels)
@@ -71,3 +78,21 @@ def test_parallel_mctd_uses_fewer_sequential_calls():
     par = PL.plan_mctd(_den(), MAZE, START, GOAL, budget=24, parallel=8, seed=0)
     assert seq.expansions == par.expansions == 24
     assert par.calls * 3 <= seq.calls
+
+
+def test_relative_plans_decode_from_the_start():
+    den = _den(relative=True)
+    plans = den.decode(torch.zeros(2, den.n_tokens, den.cfg.token_dim), START)
+    assert plans.shape == (2, 40, 2) and np.allclose(plans, START, atol=1e-5)
+    res = PL.plan_mctd(den, MAZE, START, GOAL, seed=1, budget=6, parallel=3)
+    assert np.isfinite(res.plan).all() and res.nfe > 0
+
+
+def test_relative_wall_projection_keeps_states_free():
+    from mctd_diffusion.maze.value import in_wall
+
+    den = _den(relative=True)
+    den.project_walls = True
+    res = PL.plan_df(den, MAZE, START, GOAL, seed=2, scale=0.0)
+    plan = res.plan[: len(res.plan) - 1]  # the last state may be the goal appended on reach
+    assert not in_wall(MAZE, plan).any()

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from mctd_diffusion.maze.checkpoint import load_safetensors, save_safetensors
 from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig
@@ -27,10 +28,24 @@ def test_codec_round_trip():
     assert np.allclose(codec.world(codec.to_states(tok)).numpy(), p, atol=1e-4)
 
 
-def test_training_resumes_exactly(tmp_path, monkeypatch):
+def test_relative_codec_round_trip_and_offsets():
+    cfg = PlannerConfig(**TINY, relative=True)
+    codec = PlanCodec(cfg)
+    rng = np.random.default_rng(0)
+    start = torch.from_numpy(rng.normal(size=(3, 2)).astype(np.float32))
+    states = start[:, None, :] + 0.01 * torch.from_numpy(rng.normal(size=(3, 40, 2))).float()
+    tok = codec.plan_tokens(states, start)
+    assert tok.shape == (3, 10, 8) and tok.abs().max() < 0.1  # offsets, not positions
+    assert torch.allclose(codec.plan_states(tok, start), states, atol=1e-6)
+    absolute = PlanCodec(PlannerConfig(**TINY))
+    assert torch.equal(absolute.plan_tokens(states, start), absolute.to_tokens(states))
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_training_resumes_exactly(tmp_path, monkeypatch, ema):
     monkeypatch.setenv("MCTD_CACHE", str(tmp_path / "cache"))
-    short = PlannerConfig(**TINY, **TINY_DATA, steps=4, checkpoint_every=2)
-    full = PlannerConfig(**TINY, **TINY_DATA, steps=8, checkpoint_every=2)
+    short = PlannerConfig(**TINY, **TINY_DATA, steps=4, checkpoint_every=2, ema=ema)
+    full = PlannerConfig(**TINY, **TINY_DATA, steps=8, checkpoint_every=2, ema=ema)
     train_planner(short, tmp_path / "a", log=None)
     resumed = train_planner(full, tmp_path / "a", log=None)
     straight = train_planner(full, tmp_path / "b", log=None)
@@ -80,3 +95,29 @@ def test_fine_tune_starts_from_init(tmp_path, monkeypatch):
     model, _, _ = load_planner(tmp_path / "base")
     for k, v in model.state_dict().items():
         assert torch.equal(res.model.state_dict()[k], v)
+
+
+def test_ema_follows_its_recursion():
+    from mctd_diffusion.maze.train import EMA
+
+    net = torch.nn.Linear(2, 1)
+    ema = EMA(net, decay=0.9)
+    expect = net.weight.detach().clone()
+    for step in range(30):
+        with torch.no_grad():
+            net.weight.add_(1.0)
+        ema.update(net, step)
+        d = min(0.9, (1 + step) / (10 + step))
+        expect = d * expect + (1 - d) * net.weight.detach()
+    assert torch.allclose(ema.shadow["weight"], expect)
+
+
+def test_ema_weights_are_loaded_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCTD_CACHE", str(tmp_path / "cache"))
+    cfg = PlannerConfig(**TINY, **TINY_DATA, steps=6, checkpoint_every=3, ema=0.5, relative=True)
+    res = train_planner(cfg, tmp_path / "r", log=None)
+    ema_model, _, _ = load_planner(tmp_path / "r")
+    raw_model, _, _ = load_planner(tmp_path / "r", ema=False)
+    ema_w, raw_w = ema_model.state_dict(), raw_model.state_dict()
+    assert all(torch.equal(res.model.state_dict()[k], v) for k, v in ema_w.items())
+    assert any(not torch.equal(ema_w[k], raw_w[k]) for k in ema_w)

@@ -85,6 +85,18 @@ def maze(
     d_model: Annotated[int, typer.Option(min=1, help="Transformer width.")] = 64,
     layers: Annotated[int, typer.Option(min=1, help="Transformer layers.")] = 4,
     heads: Annotated[int, typer.Option(min=1, help="Attention heads (divide --d-model).")] = 4,
+    loss_weight: Annotated[
+        str, typer.Option(help="x0: plain x0 error; v: x0 error / (1 - abar) (recommended).")
+    ] = "v",
+    relative: Annotated[
+        bool, typer.Option(help="Plan tokens as offsets from the start state.")
+    ] = False,
+    ema: Annotated[
+        float, typer.Option(min=0.0, max=0.9999, help="EMA decay of the weights (0: none).")
+    ] = 0.0,
+    init: Annotated[
+        Path | None, typer.Option(help="Planner dir or file whose weights start a fresh run.")
+    ] = None,
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, resume_config, train_maze
@@ -108,13 +120,17 @@ def maze(
                 n_layers=layers,
                 n_heads=heads,
                 checkpoint_every=ckpt_every,
+                loss_weight=loss_weight,
+                relative=relative,
+                ema=ema,
             )
     except (ValueError, FileNotFoundError) as e:
         hint = "--maze" if "unknown maze" in str(e) else "--out"
+        hint = "--loss-weight" if "loss weight" in str(e) else hint
         raise typer.BadParameter(str(e), param_hint=hint) from e
     run_dir = out or new_run_dir(f"maze-{cfg.maze}")
     try:
-        res = train_maze(cfg, run_dir, resume=resume, threads=threads)
+        res = train_maze(cfg, run_dir, resume=resume, threads=threads, init=init)
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

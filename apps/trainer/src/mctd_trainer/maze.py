@@ -25,12 +25,19 @@ def planner_config(
     n_layers: int = 4,
     n_heads: int = 4,
     checkpoint_every: int = 250,
+    loss_weight: str = "v",
+    relative: bool = False,
+    ema: float = 0.0,
 ) -> Any:
     """The trained config of the maze benchmark (dense every=1, or sparse every=5)."""
     from mctd_diffusion.maze import MAZES, PlannerConfig
 
     if maze not in MAZES:
         raise ValueError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
+    if loss_weight not in ("x0", "v"):
+        raise ValueError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
+    if not 0.0 <= ema < 1.0:
+        raise ValueError(f"ema decay must lie in [0, 1), got {ema}")
     return PlannerConfig(
         maze=maze,
         every=5 if sparse else 1,
@@ -45,6 +52,9 @@ def planner_config(
         d_model=d_model,
         n_layers=n_layers,
         n_heads=n_heads,
+        loss_weight=loss_weight,
+        relative=relative,
+        ema=ema,
     )
 
 
@@ -59,8 +69,11 @@ def resume_config(run_dir: Path, steps: int | None) -> Any:
     return replace(cfg, steps=steps) if steps is not None else cfg
 
 
-def train_maze(cfg: Any, run_dir: Path, *, resume: bool = False, threads: int = 1) -> Any:
-    """Save the config with the run, then train (or resume) the planner; a ``TrainResult``."""
+def train_maze(
+    cfg: Any, run_dir: Path, *, resume: bool = False, threads: int = 1, init: Path | None = None
+) -> Any:
+    """Save the config with the run, then train (or resume) the planner, a fresh run starting
+    from the weights of the planner in ``init`` when given; a ``TrainResult``."""
     import torch
     from mctd_diffusion.maze import train_planner
     from mctd_diffusion.maze.train import CKPT
@@ -74,4 +87,4 @@ def train_maze(cfg: Any, run_dir: Path, *, resume: bool = False, threads: int = 
         _, _, done = load_planner(ckpt)
         print(f"resuming from {CKPT} (step {done})", flush=True)
     save_config(run_dir, {"job": "maze", **cfg.to_dict()})
-    return train_planner(cfg, run_dir, resume=resume, log=lambda s: print(s, flush=True))
+    return train_planner(cfg, run_dir, resume=resume, init=init, log=lambda s: print(s, flush=True))

@@ -108,41 +108,60 @@ def evaluate_planners(
         den = sparse if method.sparse else dense
         if den is None:
             continue
-        n_matched = _matched_n(rows, den) if method.kind == "best_of_n" else None
+        n_matched = matched_n(rows, den) if method.kind == "best_of_n" else None
         for seed in seeds:
             for i in task_ids:
-                s_cell, g_cell = maze.tasks[i]
-                start, goal = cell_to_xy(s_cell), cell_to_xy(g_cell)
-                res = run_method(method, den, maze, start, goal, seed, n_matched)
-                _, first = execute_plan(maze, res.plan, start, goal, maze.horizon, hold=res.hold)
-                row = {
-                    "maze": maze_name,
-                    "method": method.name,
-                    "task": i + 1,
-                    "seed": seed,
-                    "success": bool(first >= 0),
-                    "first_reach": int(first),
-                    "oracle_steps": oracle[i],
-                    "wall_time": res.wall_time,
-                    "nfe": res.nfe,
-                    "calls": res.calls,
-                    "expansions": res.expansions,
-                    "rejected_frac": res.rejected_frac,
-                    "chosen_by": res.chosen_by,
-                    **{k: v for k, v in res.info.items() if isinstance(v, int | float | bool)},
-                }
+                row = evaluate_run(method, den, maze, i, seed, n_matched, oracle[i])
                 rows.append(row)
                 if progress:
                     progress(row)
     return rows
 
 
-def _matched_n(rows: list[dict[str, Any]], den: PlanDenoiser) -> int:
-    nfe = [r["nfe"] for r in rows if r["method"] == "MCTD"]
+def evaluate_run(
+    method: Method,
+    den: PlanDenoiser,
+    maze: MazeMap,
+    task: int,
+    seed: int,
+    n_matched: int | None = None,
+    oracle: int | None = None,
+) -> dict[str, Any]:
+    """Plan task ``task`` (0-based) of ``maze`` once with ``method``, execute the plan open loop,
+    and return its metric row (``oracle``: the BFS oracle's steps, computed when not given)."""
+    s_cell, g_cell = maze.tasks[task]
+    start, goal = cell_to_xy(s_cell), cell_to_xy(g_cell)
+    res = run_method(method, den, maze, start, goal, seed, n_matched)
+    _, first = execute_plan(maze, res.plan, start, goal, maze.horizon, hold=res.hold)
+    return {
+        "maze": maze.name,
+        "method": method.name,
+        "task": task + 1,
+        "seed": seed,
+        "success": bool(first >= 0),
+        "first_reach": int(first),
+        "oracle_steps": oracle_steps(maze, s_cell, g_cell) if oracle is None else oracle,
+        "wall_time": res.wall_time,
+        "nfe": res.nfe,
+        "calls": res.calls,
+        "expansions": res.expansions,
+        "rejected_frac": res.rejected_frac,
+        "chosen_by": res.chosen_by,
+        **{k: v for k, v in res.info.items() if isinstance(v, int | float | bool)},
+    }
+
+
+def matched_n(rows: Sequence[dict[str, Any]], den: PlanDenoiser, method: str = "MCTD") -> int:
+    """Best-of-N's N at the mean NFE of ``method``'s rows: NFE / the NFE of one sample."""
+    nfe = [r["nfe"] for r in rows if r["method"] == method]
     if not nfe:
-        raise ValueError("best-of-N at matched compute needs the MCTD rows first")
-    per_sample = den.last_row * (1 + 4 / 5)  # scales cycle over 5 levels, 4 of them guided
-    return max(1, round(float(np.mean(nfe)) / per_sample))
+        raise ValueError(f"best-of-N at matched compute needs the {method} rows first")
+    return max(1, round(float(np.mean(nfe)) / sample_nfe(den)))
+
+
+def sample_nfe(den: PlanDenoiser) -> float:
+    """Mean NFE of one best-of-N sample: scales cycle over 5 levels, 4 of them guided."""
+    return den.last_row * (1 + 4 / 5)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

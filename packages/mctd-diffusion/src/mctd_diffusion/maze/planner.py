@@ -2,7 +2,9 @@
 
 A plan is S = plan_steps / every states (x, y) (every = 1 dense, H = 5 sparse), grouped into
 N = S / token_size tokens of token_size·2 numbers. Token 0 of the network input is a clean context
-token holding the start state (repeated token_size times); tokens 1..N are the plan. The goal is
+token holding the start state (repeated token_size times); tokens 1..N are the plan, as absolute
+states or (``relative``) as offsets from the start, so that the first states of every plan sit
+near 0 and continuing from the start needs no copying of the context. The goal is
 not an input: it enters only through guidance and the value function (as in the paper's planner).
 Coordinates are normalised by the maze: u = (p - centre) / scale; a small scale (4 = one cell per
 unit) keeps the 0.2-unit steps visible above the noise for more of the diffusion levels.
@@ -42,6 +44,8 @@ class PlannerConfig:
     # "x0": ||x0_hat - x0||² (v-error weighted by 1 - abar: low noise levels barely trained);
     # "v": ||x0_hat - x0||² / (1 - abar), the network's own (v) error unweighted
     loss_weight: str = "x0"
+    relative: bool = False  # plan tokens hold offsets from the start state (same scale)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     # training
     steps: int = 3000
     batch_size: int = 64
@@ -112,6 +116,17 @@ class PlanCodec:
 
     def to_states(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(*x.shape[:-2], -1, 2)
+
+    def plan_tokens(self, states: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """Normalised plan states (B, S, 2) from normalised starts (B, 2) -> plan tokens."""
+        if self.cfg.relative:
+            states = states - start[:, None, :]
+        return self.to_tokens(states)
+
+    def plan_states(self, x: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """Plan tokens (B, N, D) -> normalised absolute states (B, S, 2); inverse of plan_tokens."""
+        states = self.to_states(x)
+        return states + start[:, None, :] if self.cfg.relative else states
 
     def context(self, start: torch.Tensor) -> torch.Tensor:
         """Normalised starts (B, 2) -> clean context tokens (B, 1, token_dim)."""

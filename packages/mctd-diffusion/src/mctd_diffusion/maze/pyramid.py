@@ -126,14 +126,15 @@ class PlanDenoiser:
             clean = (k_from == 0)[..., None]
             x0 = torch.where(clean, xg, x0)
             if guided:
-                states = self.codec.to_states(x0)
+                states = self.codec.plan_states(x0, start)
                 dist = torch.linalg.vector_norm(states - goal[:, None, :], dim=-1)
                 objective = -self.guidance_gain * dist.sum(dim=1) / self.cfg.token_size
                 (grad,) = torch.autograd.grad(objective.sum(), xg)
         x0 = x0.detach()
         if self.project_walls:
-            states = self.codec.world(self.codec.to_states(x0))
-            proj = self.codec.to_tokens(self.codec.normalise(project_free(self.maze, states)))
+            states = self.codec.world(self.codec.plan_states(x0, start))
+            free = self.codec.normalise(project_free(self.maze, states))
+            proj = self.codec.plan_tokens(free, start)
             x0 = torch.where((k_from == 0)[..., None], x0, proj.to(x0.dtype))
         ab_t = self.scheduler.abar(t_from, x)
         ab_p = self.scheduler.abar(t_to, x)
@@ -185,11 +186,13 @@ class PlanDenoiser:
             x = self.transition(x, start, goal, k_from, k_from - 1, scales)
         return x
 
-    def decode(self, x: torch.Tensor, start: np.ndarray | None = None) -> np.ndarray:
-        """Tokens (B, N, D) -> world-frame plans (B, S, 2), repaired from ``start`` (world (2,))
-        when ``max_step`` > 0 (see the module docstring)."""
-        plans = self.codec.world(self.codec.to_states(x)).numpy().astype(np.float64)
-        if self.max_step > 0 and start is not None:
+    def decode(self, x: torch.Tensor, start: np.ndarray) -> np.ndarray:
+        """Tokens (B, N, D) of plans from ``start`` (world (2,)) -> world-frame plans (B, S, 2),
+        repaired when ``max_step`` > 0 (see the module docstring)."""
+        start_u = torch.as_tensor(self.codec.normalise(np.asarray(start, np.float32)))
+        states = self.codec.plan_states(x, start_u.expand(x.shape[0], 2))
+        plans = self.codec.world(states).numpy().astype(np.float64)
+        if self.max_step > 0:
             plans = limit_steps(plans, start, self.max_step)
             if self.project_walls:
                 plans = project_free(self.maze, torch.from_numpy(plans)).numpy()

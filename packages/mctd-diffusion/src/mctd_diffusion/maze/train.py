@@ -5,6 +5,8 @@ Loss: E ||f(x_t, t) - x0||² over plan tokens, with an independent level t_n ~ U
 Windows: a random start index s of a random episode; context = obs[s], plan =
 obs[s + every], obs[s + 2·every], ..., obs[s + horizon]. The batch of step i is drawn from a
 torch generator seeded with (seed, i): a resumed run sees the batches an uninterrupted one would.
+With ``cfg.ema`` > 0 an exponential moving average of the weights is kept (decay
+min(ema, (1 + i) / (10 + i)) at step i), saved as ``ema.*`` tensors and loaded by default.
 """
 
 from __future__ import annotations
@@ -126,6 +128,30 @@ class Adam:
         self.t = t
 
 
+class EMA:
+    """Exponential moving average of a model's floating-point weights."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].lerp_(v, 1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {f"ema.{k}": v for k, v in self.shadow.items()}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        for k in self.shadow:
+            self.shadow[k].copy_(tensors[f"ema.{k}"])
+
+
 def save_checkpoint(
     path: Path,
     model: torch.nn.Module,
@@ -133,22 +159,31 @@ def save_checkpoint(
     cfg: PlannerConfig,
     step: int,
     losses: list[float],
+    ema: EMA | None = None,
 ) -> None:
-    """model.* and optim.* tensors; config, step and loss history in the metadata."""
+    """model.*, optim.* (and ema.*) tensors; config, step and loss history in the metadata."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | opt.state()
+    if ema is not None:
+        tensors |= ema.state()
     meta = {"config": json.dumps(cfg.to_dict()), "step": str(step), "losses": json.dumps(losses)}
     save_safetensors(path, tensors, meta)
 
 
-def load_planner(path: Path | str) -> tuple[torch.nn.Module, PlannerConfig, int]:
-    """A trained planner (eval mode), its config and training step from a checkpoint file or dir."""
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_planner(path: Path | str, ema: bool = True) -> tuple[torch.nn.Module, PlannerConfig, int]:
+    """A trained planner (eval mode), its config and training step from a checkpoint file or dir;
+    the EMA weights when the run kept them and ``ema`` is true, else the raw weights."""
     path = Path(path)
     if path.is_dir():
         path = path / CKPT
     tensors, meta = load_safetensors(path)
     cfg = PlannerConfig.from_dict(json.loads(meta["config"]))
     model = build_model(cfg)
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    use_ema = ema and any(k.startswith("ema.") for k in tensors)
+    model.load_state_dict(_prefixed(tensors, "ema." if use_ema else "model."))
     return model.eval(), cfg, int(meta["step"])
 
 
@@ -174,7 +209,7 @@ def train_planner(
         saved = PlannerConfig.from_dict(json.loads(meta["config"]))
         if {**saved.to_dict(), "steps": 0} != {**cfg.to_dict(), "steps": 0}:
             raise ValueError(f"{path} was trained with a different config: {saved}")
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        model.load_state_dict(_prefixed(tensors, "model."))
         step, losses = int(meta["step"]), json.loads(meta["losses"])
         opt.load(tensors, step)
     elif init is not None:
@@ -182,6 +217,9 @@ def train_planner(
         if build_model(base_cfg).state_dict().keys() != model.state_dict().keys():
             raise ValueError(f"{init} has a different architecture")
         model.load_state_dict(base.state_dict())
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    if ema is not None and resume and path.exists():
+        ema.load(tensors)
     data = load_dataset(cfg.maze, cfg.data_episodes, cfg.data_steps, cfg.data_seed)
     codec = PlanCodec(cfg)
     obs = torch.from_numpy(codec.normalise(data.obs).astype(np.float32))
@@ -191,7 +229,7 @@ def train_planner(
     while step < cfg.steps:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         start, plan = _batch(obs, cfg, gen)
-        x0 = codec.to_tokens(plan)
+        x0 = codec.plan_tokens(plan, start)
         t = noise_levels(cfg, sched, x0.shape[0], gen)
         eps = torch.randn(x0.shape, generator=gen)
         x_t = sched.add_noise(x0, eps, t)
@@ -203,16 +241,20 @@ def train_planner(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(_lr(cfg, step))
+        if ema is not None:
+            ema.update(model, step)
         step += 1
         loss_v = float(loss.detach())
         losses.append(loss_v)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(path, model, opt, cfg, step, losses)
+            save_checkpoint(path, model, opt, cfg, step, losses, ema)
             if log:
                 recent = float(np.mean(losses[-cfg.checkpoint_every :]))
                 log(
                     f"[{cfg.maze} every={cfg.every}] step {step}/{cfg.steps} loss {recent:.5f} "
                     f"{time.perf_counter() - t0:.0f}s"
                 )
+    if ema is not None:
+        model.load_state_dict(ema.shadow)
     model.eval()
     return TrainResult(model, cfg, step, loss_v, time.perf_counter() - t0, losses)
