@@ -14,7 +14,15 @@ from mctd_spectral import load_series
 
 
 def test_registry_lists_valid_names() -> None:
-    assert task_names() == ["forecast", "arith", "keywords", "gmm2d"]
+    assert task_names() == [
+        "forecast",
+        "arith",
+        "keywords",
+        "gmm2d",
+        "maze-medium",
+        "maze-large",
+        "maze-giant",
+    ]
     with pytest.raises(ValueError, match="valid tasks: forecast, arith, keywords"):
         get_task("nope")
     with pytest.raises(ValueError, match=r"valid: .*horizon"):

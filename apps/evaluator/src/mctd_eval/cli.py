@@ -128,11 +128,14 @@ def main_callback(
 @app.command("run")
 def run_cmd(
     preset: Annotated[
-        str, typer.Option(help="Starting point: quick, standard or gmm2d.")
+        str, typer.Option(help="Starting point: quick, standard, gmm2d or maze.")
     ] = "quick",
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (see `list`).")] = None,
     methods: Annotated[str | None, typer.Option(help="Comma-separated methods.")] = None,
-    budgets: Annotated[str | None, typer.Option(help="Comma-separated NFE budgets (>= 1).")] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated NFE budgets (>= 1; MCTD expansions on maze tasks)."),
+    ] = None,
     prompts: Annotated[int | None, typer.Option(help="Prompts per task.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated search seeds.")] = None,
     backend: Annotated[str, typer.Option(help="torch, mlx or toy.")] = "torch",
@@ -140,7 +143,8 @@ def run_cmd(
         str,
         typer.Option(
             help="LM tasks: default, a Hugging Face id or a local path. Diffusion tasks: "
-            "default/exact (closed-form denoiser) or an mctd-train gmm2d run folder."
+            "default/exact (closed-form denoiser) or an mctd-train gmm2d run folder. Maze tasks: "
+            "a folder holding <maze>-dense and <maze>-sparse mctd-train maze folders."
         ),
     ] = "default",
     set_: Annotated[
@@ -246,6 +250,10 @@ def list_cmd(
             n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
             for n, m in FAMILIES["diffusion"].items()
         },
+        "maze_methods": {
+            n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
+            for n, m in FAMILIES["maze"].items()
+        },
         "backends": list(BACKENDS),
         "presets": PRESETS,
         "series": list_series(),
@@ -262,10 +270,12 @@ def list_cmd(
     for title, key in (
         ("methods (language-model tasks)", "methods"),
         ("methods (diffusion tasks; NFE = denoiser evaluations per element)", "diffusion_methods"),
+        ("methods (maze tasks; budget = MCTD expansions)", "maze_methods"),
     ):
         typer.echo(f"{title}:")
         for n, m in info[key].items():
-            kind = "NFE budget" if m["budgeted"] else "natural cost"
+            budget = "expansion budget" if key == "maze_methods" else "NFE budget"
+            kind = budget if m["budgeted"] else "natural cost"
             typer.echo(f"  {n} ({kind}): {m['description']}\n    params: {json.dumps(m['params'])}")
     typer.echo(f"backends: {', '.join(info['backends'])}")
     for n, p in PRESETS.items():

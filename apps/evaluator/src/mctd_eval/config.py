@@ -1,8 +1,9 @@
 """The resolved configuration of a run, its presets, and the cells it expands into.
 
 A run is tasks x prompts x methods x budgets x seeds. Budgeted methods run once per budget;
-greedy and beam (no budget knob) once per prompt with ``budget = None`` ("natural"). Deterministic
-methods (greedy, beam) run for the first seed only.
+greedy and beam (no budget knob; diffuser and df on maze tasks) once per prompt with
+``budget = None`` ("natural"). Deterministic methods (greedy, beam) run for the first seed only.
+A task with a fixed set of instances (``max_instances``: gmm2d 1, the mazes 5) caps ``prompts``.
 
 `RunConfig.identity()` is what a run directory must match to be resumed: everything that changes
 results. Execution settings (executor, workers, threads) are kept apart in `Runtime`.
@@ -69,13 +70,13 @@ class RunConfig:
         registry = FAMILIES[family]
         methods = _task_methods(self.methods, tasks, family) if self.methods else list(registry)
         budgets = [_positive_int(b, "budget") for b in self.budgets]
-        if family == "diffusion" and self.backend != "torch":
+        if family != "lm" and self.backend != "torch":
             raise ValueError(
-                f"diffusion tasks ({', '.join(tasks)}) run their denoiser with torch; "
+                f"{family} tasks ({', '.join(tasks)}) run their {_MODEL_KIND[family]} with torch; "
                 f"--backend {self.backend} does not apply (leave it at torch)"
             )
         if any(registry[m].budgeted for m in methods) and not budgets:
-            raise ValueError("budgeted methods need at least one NFE budget (--budgets)")
+            raise ValueError(f"budgeted methods need at least one {_BUDGET[family]} (--budgets)")
         seeds = [int(s) for s in self.seeds]
         if not seeds:
             raise ValueError("give at least one seed")
@@ -117,15 +118,15 @@ class RunConfig:
 
     @property
     def family(self) -> str:
-        """ "lm" or "diffusion": the family of the run's tasks (a run holds one family)."""
+        """ "lm", "diffusion" or "maze": the family of the run's tasks (a run holds one)."""
         return run_family(self.tasks)
 
     def cells(self) -> list[Cell]:
         out = []
         registry = FAMILIES[self.family]
         for task in self.tasks:
-            # a diffusion task has one instance (its target): seeds are the replicates
-            prompts = 1 if task_family(task) == "diffusion" else self.prompts
+            cap = TASKS[task].max_instances
+            prompts = self.prompts if cap is None else min(self.prompts, cap)
             for prompt in range(prompts):
                 for method in self.methods:
                     budgets = self.budgets if registry[method].budgeted else [None]
@@ -157,18 +158,25 @@ def _names(given: list[str], valid: dict[str, Any], what: str) -> list[str]:
     return list(dict.fromkeys(given))
 
 
+_FAMILY_NAME = {"lm": "language-model", "diffusion": "diffusion", "maze": "maze"}
+_MODEL_KIND = {"lm": "language model", "diffusion": "denoiser", "maze": "planners"}
+_BUDGET = {"lm": "NFE budget", "diffusion": "NFE budget", "maze": "budget (MCTD expansions)"}
+
+
 def run_family(tasks: list[str]) -> str:
-    """The one method family of ``tasks``; mixing language-model and diffusion tasks is refused."""
+    """The one method family of ``tasks``; mixing families (language-model, diffusion, maze) is
+    refused."""
     fams = {t: task_family(t) for t in tasks}
-    kinds = set(fams.values())
+    kinds = list(dict.fromkeys(fams.values()))
     if len(kinds) > 1:
-        lm = ", ".join(t for t, f in fams.items() if f == "lm")
-        diff = ", ".join(t for t, f in fams.items() if f == "diffusion")
+        parts = [
+            f"{_FAMILY_NAME[k]}: {', '.join(t for t, f in fams.items() if f == k)}" for k in kinds
+        ]
         raise ValueError(
-            f"tasks {lm} are language-model tasks and {diff} diffusion tasks; they take "
-            "different methods and models: run them separately"
+            f"the tasks mix families ({'; '.join(parts)}); they take different methods and "
+            "models: run them separately"
         )
-    return kinds.pop() if kinds else "lm"
+    return kinds[0] if kinds else "lm"
 
 
 def task_methods(task: str) -> list[str]:
@@ -254,6 +262,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "budgets": [500, 1000, 2000],
         "prompts": 1,
         "seeds": [0, 1, 2],
+    },
+    "maze": {
+        "tasks": ["maze-medium"],
+        "methods": list(FAMILIES["maze"]),
+        "budgets": [50],
+        "prompts": 5,
+        "seeds": [0, 1],
     },
 }
 

@@ -1,7 +1,8 @@
 """PNG figures (matplotlib, Agg backend): reward vs NFE, success vs NFE, time per sample, and
-diversity vs reward (language-model tasks), or MMD vs NFE, mean reward vs NFE and time per cell
-(diffusion tasks); one panel per task, one line per method through its budgets, with the 95%
-interval of the y value as error bars."""
+diversity vs reward (language-model tasks), MMD vs NFE, mean reward vs NFE and time per cell
+(diffusion tasks), or success vs NFE and success vs planning time (maze tasks); one panel per
+task, one line per method through its budgets, with the 95% interval of the y value as error
+bars."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ DIFFUSION_FIGURES = {
     "time_per_sample.png": ("nfe", "wall_s", _DNFE, "seconds per cell"),
 }
 
+_MNFE = "NFE (planner evaluations per element)"
+MAZE_FIGURES = {
+    "success_vs_nfe.png": ("nfe", "success", _MNFE, "success rate"),
+    "success_vs_time.png": ("wall_s", "success", "planning seconds per task", "success rate"),
+}
+_SPECS = {"lm": FIGURES, "diffusion": DIFFUSION_FIGURES, "maze": MAZE_FIGURES}
+LOG_X = ("nfe", "wall_s")
+
 
 def _gap(x: float) -> float:
     """An error-bar length; 0 where the interval is undefined (a single value)."""
@@ -34,7 +43,8 @@ def _gap(x: float) -> float:
 
 def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
     """Write the figures into ``folder`` (atomically); returns their paths. Language-model
-    tasks get the four FIGURES, diffusion tasks DIFFUSION_FIGURES (``mmd_vs_nfe.png`` first)."""
+    tasks get the four FIGURES, diffusion tasks DIFFUSION_FIGURES (``mmd_vs_nfe.png`` first),
+    maze tasks MAZE_FIGURES."""
     import io
 
     import matplotlib
@@ -46,8 +56,8 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
     from matplotlib.ticker import NullFormatter
 
     tasks = list(dict.fromkeys(g.task for g in groups))
-    diffusion = bool(tasks) and all(task_family(t) == "diffusion" for t in tasks)
-    specs = DIFFUSION_FIGURES if diffusion else FIGURES
+    families = {task_family(t) for t in tasks}
+    specs = _SPECS[families.pop()] if len(families) == 1 else FIGURES
     methods = list(dict.fromkeys(g.method for g in groups))
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
     paths = []
@@ -71,7 +81,7 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
             ax.set_title(task)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
-            if xk == "nfe":
+            if xk in LOG_X:
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(alpha=0.3)

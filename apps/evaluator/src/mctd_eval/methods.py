@@ -164,8 +164,64 @@ DIFFUSION_METHODS: dict[str, Method] = {
     )
 }
 
-# Method registries per task family (a task's ``family``: "lm" or "diffusion").
-FAMILIES: dict[str, dict[str, Method]] = {"lm": METHODS, "diffusion": DIFFUSION_METHODS}
+
+def _maze_only(*_: Any) -> Any:  # pragma: no cover - run by mctd_eval.maze
+    raise RuntimeError("maze methods run through mctd_eval.maze.MazeRunner")
+
+
+# The planners of maze tasks (mctd_diffusion.maze.evaluate.default_methods); the budget of a
+# cell is MCTD's expansions; NFE = planner evaluations per batch element (a guided call counts 2).
+MAZE_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "diffuser",
+            False,
+            "one-shot full-sequence denoising, guided at the task's scale",
+            _maze_only,
+        ),
+        Method(
+            "df",
+            False,
+            "single-pass Diffusion Forcing (pyramid schedule), guided at the task's scale",
+            _maze_only,
+        ),
+        Method(
+            "mctd",
+            True,
+            "MCTD: tree search over guidance levels with jumpy simulation; budget = expansions",
+            _maze_only,
+        ),
+        Method(
+            "best_of_n",
+            True,
+            "N pyramid samples, the best by MCTD's value; N matched to mctd's NFE at the same "
+            "(task, seed, budget) unless n is set",
+            _maze_only,
+            {"n": None},
+        ),
+        Method(
+            "p_mctd",
+            True,
+            "P-MCTD: MCTD expanding the task's `parallel` leaves per batched call",
+            _maze_only,
+        ),
+        Method("s_mctd", True, "S-MCTD: MCTD on the sparse (stride 5) planner", _maze_only),
+        Method(
+            "fast_mctd",
+            True,
+            "Fast-MCTD: parallel MCTD on the sparse planner (P-MCTD + S-MCTD)",
+            _maze_only,
+        ),
+    )
+}
+
+# Method registries per task family (a task's ``family``: "lm", "diffusion" or "maze").
+FAMILIES: dict[str, dict[str, Method]] = {
+    "lm": METHODS,
+    "diffusion": DIFFUSION_METHODS,
+    "maze": MAZE_METHODS,
+}
 
 
 def method_names(family: str = "lm") -> list[str]:

@@ -1,5 +1,5 @@
 """Aggregate result rows into ``summary.csv`` and ``summary.md``: mean and 95% CI per
-task / method / budget.
+task / method / budget (columns per task family: language-model, diffusion, maze).
 
 The tables are a pure function of the rows (sorted by cell key first, so file order never matters)
 and of the run's configuration (for ordering and the task metric columns): `report` rebuilds them
@@ -53,11 +53,25 @@ class Group:
 
 # Diffusion tasks: no text metrics; the task's own metrics (mmd, swd, ...) are the columns.
 DIFFUSION_COMMON = ("reward", "nfe", "calls", "wall_s", "eval_wall_s", "n_samples")
+# Maze tasks: plan success and its cost (mctd_eval.maze).
+MAZE_COMMON = (
+    "success",
+    "wall_s",
+    "nfe",
+    "calls",
+    "expansions",
+    "rejected_frac",
+    "reach_vs_oracle",
+    "first_reach",
+    "oracle_steps",
+    "eval_wall_s",
+)
+_COMMON = {"lm": COMMON, "diffusion": DIFFUSION_COMMON, "maze": MAZE_COMMON}
 
 
 def metric_names(task: str) -> tuple[str, ...]:
     extra = TASKS[task].metric_names if task in TASKS else ()
-    common = DIFFUSION_COMMON if task_family(task) == "diffusion" else COMMON
+    common = _COMMON[task_family(task)]
     return common + tuple(m for m in extra if m not in common)
 
 
@@ -155,11 +169,22 @@ DIFFUSION_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+MAZE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("success", "success", "rate"),
+    ("plan s", "wall_s", "mean"),
+    ("NFE", "nfe", "mean"),
+    ("calls", "calls", "mean"),
+    ("expansions", "expansions", "mean"),
+    ("rejected", "rejected_frac", "mean"),
+    ("reach/oracle", "reach_vs_oracle", "mean"),
+)
+_COLUMNS = {"lm": COLUMNS, "diffusion": DIFFUSION_COLUMNS, "maze": MAZE_COLUMNS}
+
+
 def task_table(groups: Sequence[Group], task: str) -> str:
     """The markdown table of one task."""
-    diffusion = task_family(task) == "diffusion"
-    common = DIFFUSION_COMMON if diffusion else COMMON
-    columns = DIFFUSION_COLUMNS if diffusion else COLUMNS
+    family = task_family(task)
+    common, columns = _COMMON[family], _COLUMNS[family]
     extra = [m for m in metric_names(task) if m not in common]
     head = ["method", "budget", "n", *(c[0] for c in columns), *extra]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -173,29 +198,41 @@ def task_table(groups: Sequence[Group], task: str) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = "") -> str:
-    c = config
-    if c.get("tasks") and all(task_family(t) == "diffusion" for t in c["tasks"]):
-        tp = c.get("task_params", {})
-        params = "; ".join(f"{t}: {json.dumps(tp.get(t), sort_keys=True)}" for t in c["tasks"])
-        out = [
-            f"# mctd-eval summary{': ' + title if title else ''}",
-            "",
-            f"denoiser `{c.get('model')}`; seeds {c.get('seeds')}; task parameters {params}.",
-            "",
-            "NFE = denoiser evaluations per batch element spent by the method (a guided call "
-            "counts 2); s/cell = wall time of the method; mmd (RBF, bandwidth 0.5) and swd "
-            "(sliced W2) = distance of the method's samples to exact draws of the tilted target "
-            "p(x) exp(lam r(x)) / Z (lower is better); mean_reward = mean reward of the samples; "
-            "best_reward = best reward found; coverage = share of the target's modes holding "
-            "samples. Values are means over seeds ± the 95% t-interval half-width.",
-        ]
-        for task in dict.fromkeys(g.task for g in groups):
-            out += ["", f"## {task}", "", task_table(groups, task)]
-        return "\n".join(out) + "\n"
-    out = [
-        f"# mctd-eval summary{': ' + title if title else ''}",
+def _task_params(c: dict[str, Any]) -> str:
+    tp = c.get("task_params", {})
+    return "; ".join(f"{t}: {json.dumps(tp.get(t), sort_keys=True)}" for t in c["tasks"])
+
+
+def _maze_preamble(c: dict[str, Any]) -> list[str]:
+    return [
+        f"planners in `{c.get('model')}`; up to {c.get('prompts')} start/goal task(s) per maze, "
+        f"seeds {c.get('seeds')}; task parameters {_task_params(c)}.",
         "",
+        "success = the plan, executed open loop, comes within 1.0 of the goal inside the maze's "
+        "horizon (Wilson 95% interval); plan s = planning wall time per task; NFE = planner "
+        "evaluations per batch element (a guided call counts 2); calls = sequential batched "
+        "planner calls; expansions = MCTD expansions (the budget); rejected = share of simulated "
+        "plans the value check rejected; reach/oracle = first-reach step / the BFS oracle's "
+        "steps, over successful plans. Values are means over tasks and seeds. Budget 'natural': "
+        "no budget knob (diffuser, df); best_of_n at budget B matches mctd's NFE at B.",
+    ]
+
+
+def _diffusion_preamble(c: dict[str, Any]) -> list[str]:
+    return [
+        f"denoiser `{c.get('model')}`; seeds {c.get('seeds')}; task parameters {_task_params(c)}.",
+        "",
+        "NFE = denoiser evaluations per batch element spent by the method (a guided call "
+        "counts 2); s/cell = wall time of the method; mmd (RBF, bandwidth 0.5) and swd "
+        "(sliced W2) = distance of the method's samples to exact draws of the tilted target "
+        "p(x) exp(lam r(x)) / Z (lower is better); mean_reward = mean reward of the samples; "
+        "best_reward = best reward found; coverage = share of the target's modes holding "
+        "samples. Values are means over seeds ± the 95% t-interval half-width.",
+    ]
+
+
+def _lm_preamble(c: dict[str, Any]) -> list[str]:
+    return [
         f"model `{c.get('model')}` on backend `{c.get('backend')}`; temperature "
         f"{c.get('temperature')}, top-p {c.get('top_p')}; {c.get('prompts')} prompt(s) per task, "
         f"seeds {c.get('seeds')}.",
@@ -208,6 +245,16 @@ def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = ""
         "over prompts and seeds, ± the 95% t-interval half-width; success with a Wilson 95% "
         "interval. Budget 'natural': no budget knob (greedy, beam).",
     ]
+
+
+_PREAMBLE = {"lm": _lm_preamble, "diffusion": _diffusion_preamble, "maze": _maze_preamble}
+
+
+def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = "") -> str:
+    families = {task_family(t) for t in config.get("tasks", [])}
+    family = families.pop() if len(families) == 1 else "lm"
+    out = [f"# mctd-eval summary{': ' + title if title else ''}", ""]
+    out += _PREAMBLE[family](config)
     for task in dict.fromkeys(g.task for g in groups):
         out += ["", f"## {task}", "", task_table(groups, task)]
     return "\n".join(out) + "\n"

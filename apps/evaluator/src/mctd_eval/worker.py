@@ -1,6 +1,6 @@
 """A cell worker: one loaded model plus a `CellRunner` (a denoiser plus a `DiffusionRunner` for
-diffusion tasks); used in-process (local executor) and as a
-Ray actor (one model per actor)."""
+diffusion tasks, planners plus a `MazeRunner` for maze tasks); used in-process (local executor)
+and as a Ray actor (one model per actor)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from mctd_eval.runner import CellRunner
 
 if TYPE_CHECKING:
     from mctd_eval.diffusion import DiffusionRunner
+    from mctd_eval.maze import MazeRunner
 
 
 class CellWorker:
@@ -19,8 +20,13 @@ class CellWorker:
         self, identity: dict[str, Any], threads: int | None = None, progress: bool = True
     ) -> None:
         cfg = RunConfig.from_identity(identity)
-        self.runner: CellRunner | DiffusionRunner
-        if cfg.family == "diffusion":
+        self.runner: CellRunner | DiffusionRunner | MazeRunner
+        if cfg.family == "maze":
+            from mctd_eval.maze import MazeRunner
+
+            self.lm = None
+            self.runner = MazeRunner(cfg, threads)
+        elif cfg.family == "diffusion":
             from mctd_eval.diffusion import DiffusionRunner
 
             self.lm = None

@@ -9,14 +9,25 @@ from mctd_eval.tasks.base import Instance, TaskBase
 from mctd_eval.tasks.forecast import ForecastTask
 from mctd_eval.tasks.gmm2d import Gmm2dEvalTask
 from mctd_eval.tasks.keywords import KeywordsTask
+from mctd_eval.tasks.maze import MazeGiantTask, MazeLargeTask, MazeMediumTask, MazeTask
 
 TASKS: dict[str, type[TaskBase]] = {
-    t.name: t for t in (ForecastTask, ArithTask, KeywordsTask, Gmm2dEvalTask)
+    t.name: t
+    for t in (
+        ForecastTask,
+        ArithTask,
+        KeywordsTask,
+        Gmm2dEvalTask,
+        MazeMediumTask,
+        MazeLargeTask,
+        MazeGiantTask,
+    )
 }
 
 
 def task_family(name: str) -> str:
-    """ "lm" (language-model tasks) or "diffusion" (denoiser tasks); unknown names are "lm"."""
+    """ "lm" (language-model tasks), "diffusion" (denoiser tasks) or "maze" (maze planners);
+    unknown names are "lm"."""
     return TASKS[name].family if name in TASKS else "lm"
 
 
@@ -38,6 +49,7 @@ def get_task(name: str, params: dict[str, Any] | None = None) -> TaskBase:
 __all__ = [
     "TASKS",
     "Instance",
+    "MazeTask",
     "TaskBase",
     "family_tasks",
     "get_task",

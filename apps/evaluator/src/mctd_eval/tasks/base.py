@@ -36,8 +36,9 @@ class TaskBase(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     reward_sees_truth: ClassVar[bool] = False
-    family: ClassVar[str] = "lm"  # which method registry applies: "lm" or "diffusion"
+    family: ClassVar[str] = "lm"  # which method registry applies: "lm", "diffusion" or "maze"
     metric_names: ClassVar[tuple[str, ...]] = ()
+    max_instances: ClassVar[int | None] = None  # a fixed set of instances (None: unbounded)
     seed: int = 0
 
     @classmethod

@@ -24,6 +24,7 @@ class Gmm2dEvalTask(TaskBase):
         "MMD / sliced W2 to the target, mean and best reward, mode coverage"
     )
     family: ClassVar[str] = "diffusion"
+    max_instances: ClassVar[int | None] = 1  # the target; seeds are the replicates
     metric_names: ClassVar[tuple[str, ...]] = (
         "mmd",
         "swd",
