@@ -69,12 +69,14 @@ def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> No
     res = runner.invoke(app, [*common, "--steps", "2", "--out", str(base)])
     assert res.exit_code == 0, res.output
     assert load_planner(base)[1].loss_weight == "v"  # the recommended loss is the default
-    opts = ["--relative", "--ema", "0.5", "--loss-weight", "x0", "--init", str(base)]
+    opts = ["--anchor", "--ema", "0.5", "--loss-weight", "x0", "--init", str(base)]
     res = runner.invoke(app, [*common, *opts, "--steps", "0", "--out", str(tuned)])
     assert res.exit_code != 0  # --steps must be >= 1
     res = runner.invoke(app, [*common, *opts, "--steps", "1", "--out", str(tuned)])
     assert res.exit_code == 0, res.output
     _, cfg, step = load_planner(tuned)
-    assert cfg.relative and cfg.ema == 0.5 and cfg.loss_weight == "x0" and step == 1
+    assert cfg.anchor and cfg.ema == 0.5 and cfg.loss_weight == "x0" and step == 1
+    res = runner.invoke(app, [*common, "--relative", "--anchor", "--out", str(tmp_path / "ra")])
+    assert res.exit_code != 0 and "exclude each other" in _text(res.output)
     res = runner.invoke(app, [*common, "--loss-weight", "eps", "--out", str(tmp_path / "bad")])
     assert res.exit_code != 0 and "unknown loss weight 'eps'" in _text(res.output)

@@ -121,3 +121,27 @@ def test_ema_weights_are_loaded_by_default(tmp_path, monkeypatch):
     ema_w, raw_w = ema_model.state_dict(), raw_model.state_dict()
     assert all(torch.equal(res.model.state_dict()[k], v) for k, v in ema_w.items())
     assert any(not torch.equal(ema_w[k], raw_w[k]) for k in ema_w)
+
+
+def test_anchored_x0_defaults_to_the_predecessor():
+    from mctd_diffusion.maze.planner import build_model
+
+    cfg = PlannerConfig(**TINY, anchor=True)
+    model = build_model(cfg)
+    for p in model.net.parameters():  # F = 0: x0_hat is the skip term alone
+        torch.nn.init.zeros_(p)
+    start = torch.tensor([[0.5, -1.0]])
+    ctx = PlanCodec(cfg).context(start)
+    x = torch.cat([ctx, torch.randn(1, cfg.n_tokens, cfg.token_dim)], dim=1)
+    t = torch.cat([torch.zeros(1, 1, dtype=torch.long), torch.full((1, cfg.n_tokens), 999)], 1)
+    x0 = model(x, t)
+    first = x0[0, 1].reshape(-1, 2)
+    assert torch.allclose(first, start.expand_as(first), atol=0.03)  # pure noise -> the start
+    t_clean = torch.zeros_like(t)
+    assert torch.allclose(model(x, t_clean), x, atol=1e-3)  # clean tokens pass through
+    try:
+        build_model(PlannerConfig(**TINY, anchor=True, relative=True))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("anchor with relative accepted")

@@ -91,6 +91,9 @@ def maze(
     relative: Annotated[
         bool, typer.Option(help="Plan tokens as offsets from the start state.")
     ] = False,
+    anchor: Annotated[
+        bool, typer.Option(help="Predict each token as an offset from its left neighbour.")
+    ] = False,
     ema: Annotated[
         float, typer.Option(min=0.0, max=0.9999, help="EMA decay of the weights (0: none).")
     ] = 0.0,
@@ -123,6 +126,7 @@ def maze(
                 loss_weight=loss_weight,
                 relative=relative,
                 ema=ema,
+                anchor=anchor,
             )
     except (ValueError, FileNotFoundError) as e:
         hint = "--maze" if "unknown maze" in str(e) else "--out"

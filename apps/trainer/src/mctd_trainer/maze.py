@@ -28,6 +28,7 @@ def planner_config(
     loss_weight: str = "v",
     relative: bool = False,
     ema: float = 0.0,
+    anchor: bool = False,
 ) -> Any:
     """The trained config of the maze benchmark (dense every=1, or sparse every=5)."""
     from mctd_diffusion.maze import MAZES, PlannerConfig
@@ -36,6 +37,8 @@ def planner_config(
         raise ValueError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
     if loss_weight not in ("x0", "v"):
         raise ValueError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
+    if anchor and relative:
+        raise ValueError("--anchor and --relative exclude each other: anchors are absolute states")
     if not 0.0 <= ema < 1.0:
         raise ValueError(f"ema decay must lie in [0, 1), got {ema}")
     return PlannerConfig(
@@ -55,6 +58,7 @@ def planner_config(
         loss_weight=loss_weight,
         relative=relative,
         ema=ema,
+        anchor=anchor,
     )
 
 

@@ -45,6 +45,7 @@ class PlannerConfig:
     # "v": ||x0_hat - x0||² / (1 - abar), the network's own (v) error unweighted
     loss_weight: str = "x0"
     relative: bool = False  # plan tokens hold offsets from the start state (same scale)
+    anchor: bool = False  # x0 predicted as an offset from the left neighbour (SkipX0Denoiser)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
     # training
     steps: int = 3000
@@ -142,6 +143,12 @@ class SkipX0Denoiser(nn.Module):
     transformer denoiser. Near-clean tokens pass through almost exactly (a small network learns the
     identity badly), noisy ones are predicted by F; the training loss is still ||x0_hat - x0||².
 
+    With ``anchor`` the same skip form acts on offsets from an anchor A_n, the left neighbour's
+    last state scaled by sqrt(abar) of its level (the start itself for the first plan token, ~0
+    for a pure-noise neighbour): x0_hat = A + sqrt(abar)·(x_t - sqrt(abar)·A) + sqrt(1 - abar)·F,
+    so a token continuing its clean predecessor is the network's default rather than a position
+    it has to copy across the attention layers.
+
     With ``neighbour`` each token's input also carries its left neighbour's tokens and level
     (token 0's neighbour is the context): [x_n, x_{n-1}, t_{n-1}/T]. A small transformer trained
     briefly on CPU otherwise never learns that a token must continue from its predecessor (its
@@ -151,10 +158,14 @@ class SkipX0Denoiser(nn.Module):
     abar: torch.Tensor
 
     def __init__(
-        self, net: TransformerDenoiser, alphas_cumprod: torch.Tensor, neighbour: bool = True
+        self,
+        net: TransformerDenoiser,
+        alphas_cumprod: torch.Tensor,
+        neighbour: bool = True,
+        anchor: bool = False,
     ) -> None:
         super().__init__()
-        self.net, self.neighbour = net, neighbour
+        self.net, self.neighbour, self.anchor = net, neighbour, anchor
         self.register_buffer("abar", alphas_cumprod.to(torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -167,11 +178,24 @@ class SkipX0Denoiser(nn.Module):
             level = (t_prev.to(x.dtype) / len(self.abar))[..., None]
             inp = torch.cat([x, prev, level], dim=-1)
         out = self.net(inp, t)[..., : x.shape[-1]]
-        return ab.sqrt() * x + (1 - ab).sqrt() * out
+        if not self.anchor:
+            return ab.sqrt() * x + (1 - ab).sqrt() * out
+        a = self.anchors(x, t)
+        return a + ab.sqrt() * (x - ab.sqrt() * a) + (1 - ab).sqrt() * out
+
+    def anchors(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """(B, N, D): token n's anchor, sqrt(abar) of token n-1's level times its last (x, y)
+        state, repeated over the token's states (token 0 anchors on itself)."""
+        prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+        t_prev = torch.cat([t[:, :1], t[:, :-1]], dim=1).clamp_min(0)
+        last = prev[..., -2:] * self.abar[t_prev][..., None].sqrt()
+        return last.repeat(1, 1, x.shape[-1] // 2)
 
 
 def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
     """The shared transformer denoiser (one noise-level embedding per token) as an x0 predictor."""
+    if cfg.anchor and cfg.relative:
+        raise ValueError("anchor and relative exclude each other: anchors are absolute states")
     net = TransformerDenoiser(
         2 * cfg.token_dim + 1 if cfg.neighbour else cfg.token_dim,
         d_model=cfg.d_model,
@@ -179,7 +203,7 @@ def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
         n_layers=cfg.n_layers,
         max_len=cfg.n_tokens + 1,
     )
-    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour)
+    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour, cfg.anchor)
 
 
 def make_scheduler(cfg: PlannerConfig) -> DDIMScheduler:
