@@ -47,6 +47,7 @@ def planner(
     constrain: bool = False,
     relative: bool = False,
     ema: float = 0.0,
+    anchor: bool = False,
 ) -> tuple[PlanDenoiser, dict]:
     """Load the planner in ``out`` (training or resuming it up to ``steps`` first; a fresh run
     starts from the weights in ``init`` when given, at a lower learning rate)."""
@@ -64,6 +65,7 @@ def planner(
         loss_weight=loss_weight,
         relative=relative,
         ema=ema,
+        anchor=anchor,
     )
     info: dict[str, Any] = {"dir": str(out)}
     path = out / CKPT
@@ -135,6 +137,9 @@ def main() -> None:
         "--relative", action="store_true", help="planners over offsets from the start (*-rel)"
     )
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of trained weights")
+    ap.add_argument(
+        "--anchor", action="store_true", help="planners anchored on the left neighbour (*-anchor)"
+    )
     ap.add_argument("--methods", nargs="*", default=None, help="subset of method names")
     ap.add_argument("--tasks", type=int, nargs="*", default=None, help="1-based task ids")
     ap.add_argument("--models", type=Path, default=RESULTS / "maze")
@@ -144,6 +149,7 @@ def main() -> None:
     tag = "" if args.loss_weight == "x0" else f"-{args.loss_weight}"
     tag += "-rel" if args.relative else ""
     tag += f"-ema{args.ema:g}" if args.ema else ""
+    tag += "-anchor" if args.anchor else ""
     loaded = [
         planner(
             args.maze,
@@ -157,6 +163,7 @@ def main() -> None:
             args.constrain,
             args.relative,
             args.ema,
+            args.anchor,
         )
         for kind, every, steps in (("dense", 1, args.dense_steps), ("sparse", 5, args.sparse_steps))
     ]
@@ -189,6 +196,7 @@ def main() -> None:
     suffix += "_constrained" if args.constrain else ""
     suffix += "_rel" if args.relative else ""
     suffix += f"_ema{args.ema:g}" if args.ema else ""
+    suffix += "_anchor" if args.anchor else ""
     out = RESULTS / f"maze_mctd_{args.maze}{suffix}.json"
     out.write_text(
         json.dumps(
