@@ -121,8 +121,16 @@ METHODS: dict[str, Method] = {
 }
 
 
-def _diffusion_only(*_: Any) -> Any:  # pragma: no cover - run by mctd_eval.diffusion
-    raise RuntimeError("diffusion methods run through mctd_eval.diffusion.DiffusionRunner")
+def _runs_in(runner: str) -> Runner:
+    """The ``run`` of a method that a family's own runner executes (never called directly)."""
+
+    def refuse(*_: Any) -> Any:  # pragma: no cover - run by the family's runner
+        raise RuntimeError(f"these methods run through {runner}")
+
+    return refuse
+
+
+_diffusion_only = _runs_in("mctd_eval.diffusion.DiffusionRunner")
 
 
 _WIDEN = {"c_widen": 2.0, "alpha": 0.8}
@@ -165,8 +173,7 @@ DIFFUSION_METHODS: dict[str, Method] = {
 }
 
 
-def _maze_only(*_: Any) -> Any:  # pragma: no cover - run by mctd_eval.maze
-    raise RuntimeError("maze methods run through mctd_eval.maze.MazeRunner")
+_maze_only = _runs_in("mctd_eval.maze.MazeRunner")
 
 
 # The planners of maze tasks (mctd_diffusion.maze.evaluate.default_methods); the budget of a
