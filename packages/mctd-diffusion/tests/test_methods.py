@@ -41,3 +41,34 @@ def test_evaluate_cell_reports_metrics() -> None:
     for key in ("mmd", "swd", "mean_reward", "coverage", "best_reward", "nfe", "calls"):
         assert np.isfinite(cell[key])
     assert cell["method"] == "smc" and cell["nfe"] == 300
+
+
+def _bad_reward(value: float):
+    import torch
+
+    def reward(x: torch.Tensor) -> torch.Tensor:
+        r = -(x**2).sum(-1)
+        return torch.where(x[:, 0] > 0, torch.full_like(r, value), r)
+
+    return reward
+
+
+@pytest.mark.parametrize("method", ["importance", "best_of_n", "smc", "guidance", "dts"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_reward_is_a_clear_error(method: str, value: float) -> None:
+    from mctd_tree.errors import UserError
+
+    task = Gmm2dTask()
+    p = _problem(task)
+    p.reward = _bad_reward(value)
+    with pytest.raises(UserError, match=rf"the reward returned {value}.* must be a finite number"):
+        run_method(method, p, 200, lam=1.0, n_out=4, seed=0, parallel=4)
+
+
+def test_guidance_with_a_constant_reward_is_plain_sampling() -> None:
+    import torch
+
+    p = _problem(Gmm2dTask())
+    p.reward = lambda x: torch.zeros(x.shape[0])
+    run = run_method("guidance", p, 200, lam=3.0, n_out=4, seed=0)
+    assert run.best_reward == 0.0 and np.isfinite(run.samples).all()

@@ -39,7 +39,11 @@ def guided_step(
         pred = model(x, timestep, cond)
         ab = scheduler.abar(timestep, x)
         x0, eps = to_x0_eps(pred, x, ab, scheduler.prediction_type)
-        (grad,) = torch.autograd.grad(reward(x0).sum(), x)
+        r = reward(x0).sum()
+        # a reward that does not depend on x (a constant) has gradient 0: plain sampling
+        grad = torch.autograd.grad(r, x, allow_unused=True)[0] if r.requires_grad else None
+    if grad is None:
+        grad = torch.zeros_like(x)
     if max_grad_norm is not None:
         norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
         factor = (max_grad_norm / norm).clamp(max=1.0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from mctd_tree import Child, Counters, Rollout
+from mctd_tree.errors import UserError
 from torch import nn
 
 from mctd_diffusion.guidance import TorchReward, guided_step
@@ -125,7 +126,14 @@ class DenoisingProblem:
     def _score(self, xs: Sequence[np.ndarray]) -> np.ndarray:
         with torch.no_grad():
             x = torch.from_numpy(np.stack(xs)).to(self.device)
-            return self.reward(x).double().cpu().numpy()
+            r = self.reward(x).double().cpu().numpy()
+        bad = ~np.isfinite(r)
+        if bad.any():
+            raise UserError(
+                f"the reward returned {r[bad][0]} for {int(bad.sum())} of {r.size} samples; "
+                "a reward must be a finite number for every sample"
+            )
+        return r
 
     def _check_model(self) -> None:
         x = torch.zeros((1, *self.sample_shape), device=self.device)
