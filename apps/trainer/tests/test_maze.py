@@ -59,7 +59,7 @@ def test_maze_cli_errors(tmp_path: Path) -> None:
     res = runner.invoke(app, ["maze", "--resume"])
     assert res.exit_code != 0 and "--resume needs --out" in _text(res.output)
     res = runner.invoke(app, ["maze", "--resume", "--out", str(tmp_path / "none")])
-    assert res.exit_code != 0 and "config.json not found" in _text(res.output)
+    assert res.exit_code == 2 and "does not exist: nothing to resume" in _text(res.output)
 
 
 def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> None:

@@ -1,15 +1,16 @@
 """Atomic, verified safetensors checkpoints.
 
 A checkpoint ``ckpt-<step>.safetensors`` holds the model (``model.*``) and optimizer state
-(``optim.<param>.<key>``) tensors; its metadata holds the step and a SHA-256 over every tensor's
-name, dtype, shape and bytes. It is written to a temp file, fsynced and renamed into place, so a
-kill leaves either the old set or a complete new file. Loading recomputes the checksum: a
-truncated or corrupted file is reported and the previous good checkpoint is used.
+(``optim.<param>.<key>``) tensors; its metadata holds the step, the job's metadata and a SHA-256
+over every tensor's name, dtype, shape and bytes and over that metadata
+(`mctd_diffusion.checksum`), so an edited step is caught like a flipped bit. It is written to a
+temp file, fsynced and renamed into place, so a kill leaves either the old set or a complete new
+file. Loading recomputes the checksum: a truncated, corrupted or edited file is reported and the
+previous good checkpoint is used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mctd_diffusion.checksum import sign, tensor_digest, verify
+from mctd_tree.errors import IntegrityError
+from mctd_tree.files import fsync_dir
 from safetensors.torch import load_file, save_file
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^ckpt-(\d+)\.safetensors$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(IntegrityError):
     """A checkpoint file that cannot be trusted (truncated, corrupted, or not ours)."""
 
 
@@ -39,14 +43,9 @@ class Checkpoint:
     path: Path
 
 
-def digest(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over (name, dtype, shape, bytes) of every tensor, in sorted name order."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+def digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 over every tensor (sorted by name) and the string metadata (`tensor_digest`)."""
+    return tensor_digest(tensors, metadata)
 
 
 def save(
@@ -59,14 +58,14 @@ def save(
     """Write ``ckpt-<step>`` atomically (temp + fsync + rename); keep the newest ``keep`` files."""
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    metadata = {"step": str(step), "sha256": digest(tensors), "meta": json.dumps(meta)}
+    metadata = sign(tensors, {"step": str(step), "meta": json.dumps(meta, sort_keys=True)})
     final = directory / f"ckpt-{step:09d}.safetensors"
     tmp = directory / f".{final.name}.tmp-{os.getpid()}"
     save_file(tensors, str(tmp), metadata=metadata)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return final
@@ -84,9 +83,16 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt): {e}") from e
     if "sha256" not in metadata or "step" not in metadata:
         raise CheckpointError(f"checkpoint {path} has no mctd step/checksum metadata")
-    if digest(tensors) != metadata["sha256"]:
-        raise CheckpointError(f"checkpoint {path} fails its SHA-256 check (corrupt data)")
-    return Checkpoint(int(metadata["step"]), tensors, json.loads(metadata.get("meta", "{}")), path)
+    try:
+        verify(tensors, metadata, f"checkpoint {path}")
+    except IntegrityError as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        return Checkpoint(
+            int(metadata["step"]), tensors, json.loads(metadata.get("meta", "{}")), path
+        )
+    except ValueError as e:  # verified but unparsable: written by something else
+        raise CheckpointError(f"checkpoint {path} has unreadable metadata ({e})") from None
 
 
 def list_checkpoints(directory: Path) -> list[Path]:
@@ -105,14 +111,3 @@ def load_latest(directory: Path) -> Checkpoint | None:
         except CheckpointError as e:
             log.warning("%s; falling back to the previous checkpoint", e)
     return None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,14 +1,24 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``)."""
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``).
+
+Errors: a `mctd_tree.errors.UserError` (bad option, foreign or locked run directory, corrupt
+checkpoint, diverged training) is one line and exit 2; anything else is a bug: exit 70, with the
+traceback saved to the run directory. Every option is checked before the run directory is touched.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from mctd_tree.errors import UserError, describe
 
 from mctd_trainer import checkpoints
-from mctd_trainer.rundir import load_config, new_run_dir
+from mctd_trainer.rundir import load_config, locked, new_run_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -16,6 +26,36 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 @app.callback()
 def main() -> None:
     """Train the models that mctd searches run on."""
+
+
+@contextmanager
+def _errors(prog: str, where: list[Path]) -> Iterator[None]:
+    """User errors -> one line, exit 2; other exceptions -> bug report, traceback in ``where``."""
+    try:
+        yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except Exception as err:
+        msg, code = describe(err, where[0] if where else None, prog)
+        typer.echo(msg, err=True)
+        raise typer.Exit(code) from None
+
+
+def _check_out(out: Path | None, resume: bool) -> None:
+    if resume and out is None:
+        raise UserError("--resume needs --out RUN_DIR")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    if resume and out is not None and not out.is_dir():
+        raise UserError(f"--out {out} does not exist: nothing to resume")
+
+
+def _check_steps(steps: int | None, reached: int) -> None:
+    if steps is not None and steps < reached:
+        raise UserError(
+            f"--steps {steps} is below the step this run already reached ({reached}); pass "
+            f"--steps >= {reached}, or leave --steps out to keep the saved total"
+        )
 
 
 @app.command()
@@ -37,32 +77,36 @@ def gmm2d(
 ) -> None:
     """Train the MLP denoiser of the 25-mode 2-D mixture and report its MMD to the true mixture."""
     from mctd_trainer.gmm2d import Gmm2dConfig, train_gmm2d
+    from mctd_trainer.loop import check_device
 
-    if resume:
-        if out is None:
-            raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--out")
-        cfg = Gmm2dConfig.from_dict(load_config(out))
-        if steps is not None:
-            cfg.steps = steps
-    else:
-        if out is not None and checkpoints.list_checkpoints(out / "checkpoints"):
-            raise typer.BadParameter(
-                f"{out} already holds checkpoints; pass --resume", param_hint="--out"
-            )
-        cfg = Gmm2dConfig(
-            steps=steps or Gmm2dConfig.steps,
-            seed=seed,
-            batch_size=batch_size,
-            lr=lr,
-            ckpt_every=ckpt_every,
-            eval_samples=eval_samples,
-        )
-    run_dir = out or new_run_dir("gmm2d")
-    try:
-        train_gmm2d(cfg, run_dir, resume=resume, device=device, threads=threads)
-    except (ValueError, checkpoints.CheckpointError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
+    where: list[Path] = []
+    with _errors("mctd-train gmm2d", where):
+        check_device(device)
+        if not (math.isfinite(lr) and lr > 0):
+            raise UserError(f"--lr must be a finite number > 0, got {lr}")
+        _check_out(out, resume)
+        run_dir = out or new_run_dir("gmm2d")
+        with locked(run_dir, "mctd-train gmm2d"):
+            where.append(run_dir)
+            if resume:
+                cfg = Gmm2dConfig.from_dict(load_config(run_dir))
+                ck = checkpoints.load_latest(run_dir / "checkpoints")
+                _check_steps(steps, ck.step if ck else 0)
+                if steps is not None:
+                    cfg.steps = steps
+            else:
+                if checkpoints.list_checkpoints(run_dir / "checkpoints"):
+                    raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+                cfg = Gmm2dConfig(
+                    steps=steps or Gmm2dConfig.steps,
+                    seed=seed,
+                    batch_size=batch_size,
+                    lr=lr,
+                    ckpt_every=ckpt_every,
+                    eval_samples=eval_samples,
+                )
+                cfg.check()
+            train_gmm2d(cfg, run_dir, resume=resume, device=device, threads=threads)
     typer.echo(f"run directory: {run_dir}")
 
 
@@ -102,18 +146,14 @@ def maze(
     ] = None,
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
-    from mctd_trainer.maze import planner_config, resume_config, train_maze
+    from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
 
-    try:
-        if resume:
-            if out is None:
-                raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--out")
-            cfg = resume_config(out, steps)
-        else:
-            if out is not None and (out / "planner.safetensors").exists():
-                raise typer.BadParameter(
-                    f"{out} already holds planner.safetensors; pass --resume", param_hint="--out"
-                )
+    where: list[Path] = []
+    with _errors("mctd-train maze", where):
+        _check_out(out, resume)
+        if init is not None and not init.exists():
+            raise UserError(f"--init {init} does not exist")
+        if not resume:
             cfg = planner_config(
                 maze,
                 sparse=sparse,
@@ -128,16 +168,15 @@ def maze(
                 ema=ema,
                 anchor=anchor,
             )
-    except (ValueError, FileNotFoundError) as e:
-        hint = "--maze" if "unknown maze" in str(e) else "--out"
-        hint = "--loss-weight" if "loss weight" in str(e) else hint
-        raise typer.BadParameter(str(e), param_hint=hint) from e
-    run_dir = out or new_run_dir(f"maze-{cfg.maze}")
-    try:
-        res = train_maze(cfg, run_dir, resume=resume, threads=threads, init=init)
-    except (ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
+        run_dir = out or new_run_dir(f"maze-{maze}")
+        with locked(run_dir, "mctd-train maze"):
+            where.append(run_dir)
+            if resume:
+                cfg = resume_config(run_dir, steps)
+                _check_steps(steps, reached_step(run_dir))
+            elif (run_dir / "planner.safetensors").exists():
+                raise UserError(f"{run_dir} already holds planner.safetensors; pass --resume")
+            res = train_maze(cfg, run_dir, resume=resume, threads=threads, init=init)
     typer.echo(f"maze {cfg.maze} every={cfg.every}: step {res.step}, loss {res.loss:.5f}")
     typer.echo(f"run directory: {run_dir}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ import numpy as np
 import torch
 from mctd_diffusion import DenoisingProblem, ancestral, diffusion_loss
 from mctd_diffusion.tasks.gmm2d import Gmm2dTask, evaluate
+from mctd_tree.errors import IntegrityError, UserError
+from mctd_tree.files import write_json
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
@@ -37,7 +38,26 @@ class Gmm2dConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Gmm2dConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        """The config saved in a run's ``config.json``; `UserError` if it is not a gmm2d one."""
+        if d.get("job", "gmm2d") != "gmm2d":
+            raise UserError(f"this is a {d.get('job')!r} run, not a gmm2d run")
+        cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """`UserError` naming the first bad field (before anything is written)."""
+        for name in ("steps", "batch_size", "ckpt_every", "log_every", "eval_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise UserError(f"{name} must be an integer >= 1, got {v!r}")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < float("inf"):
+            raise UserError(f"lr must be a finite number > 0, got {lr!r}")
+        try:
+            Gmm2dTask.from_dict(self.task)
+        except (TypeError, ValueError, AttributeError) as e:
+            raise UserError(f"task {self.task!r} is not a gmm2d task ({e})") from None
 
 
 def train_gmm2d(
@@ -80,7 +100,7 @@ def train_gmm2d(
         return {}
     metrics = evaluate_model(accelerator.unwrap_model(model).cpu(), task, cfg, cfg.seed)
     metrics.update(start_step=res.start_step, end_step=res.end_step, last_loss=res.last_loss)
-    (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(run_dir / "eval.json", metrics)
     with SummaryWriter(str(run_dir / "tb")) as w:
         w.add_scalar("eval/mmd_to_prior", metrics["mmd"], res.end_step)
     accelerator.print(f"gmm2d: MMD to the true mixture {metrics['mmd']:.4f} (bandwidth 0.5)")
@@ -114,7 +134,7 @@ def load_gmm2d(run_dir: Path) -> tuple[Gmm2dTask, nn.Module, int]:
     task = Gmm2dTask.from_dict(cfg.task)
     ck = checkpoints.load_latest(run_dir / "checkpoints")
     if ck is None:
-        raise FileNotFoundError(f"no valid checkpoint in {run_dir / 'checkpoints'}")
+        raise IntegrityError(f"no valid checkpoint in {run_dir / 'checkpoints'}")
     model = task.model()
     model.load_state_dict({k[6:]: v for k, v in ck.tensors.items() if k.startswith("model.")})
     return task, model.eval(), ck.step

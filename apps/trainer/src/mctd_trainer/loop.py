@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from mctd_tree.errors import UserError
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
@@ -23,6 +24,22 @@ from mctd_trainer import checkpoints
 from mctd_trainer.state import pack, unpack
 
 LossFn = Callable[[nn.Module, int, torch.device], torch.Tensor]
+
+
+class DivergedError(UserError):
+    """Training produced a non-finite loss or non-finite weights (stopped; last good checkpoint
+    kept)."""
+
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_device(device: str) -> None:
+    """`UserError` unless ``device`` is cpu, auto, or cuda with a CUDA device present."""
+    if device not in DEVICES:
+        raise UserError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' requested but no CUDA device is available")
 
 
 @dataclass
@@ -41,7 +58,9 @@ class LoopConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "ckpt_every", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"the learning rate must be a finite number > 0, got {self.lr}")
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup:
@@ -66,10 +85,7 @@ def make_accelerator(device: str, threads: int = 1) -> Accelerator:
     ``threads`` sets torch's intra-op CPU threads (0 keeps torch's default): small models on a
     shared CPU run far faster single-threaded.
     """
-    if device not in ("cpu", "cuda", "auto"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is available")
+    check_device(device)
     if threads:
         torch.set_num_threads(threads)
     return Accelerator(cpu=device == "cpu")
@@ -107,22 +123,34 @@ def train_loop(
             group["lr"] = cfg.lr_at(step)
         model.train()
         loss = loss_fn(model, step, accelerator.device)
+        loss_val = float(loss.detach())
+        if not math.isfinite(loss_val):
+            _diverged(f"the loss is {loss_val} at step {step + 1}", ckpt_dir, cfg)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         done = step + 1
-        loss_val = float(loss.detach())
         if writer is not None and (done % cfg.log_every == 0 or done == cfg.steps):
             writer.add_scalar("train/loss", loss_val, done)
             writer.add_scalar("train/lr", cfg.lr_at(step), done)
             bar.set_postfix(loss=f"{loss_val:.4f}")
         if done % cfg.ckpt_every == 0 or done == cfg.steps:
             accelerator.wait_for_everyone()
+            raw = accelerator.unwrap_model(model)
+            if not all(bool(torch.isfinite(p).all()) for p in raw.parameters()):
+                _diverged(f"the weights are not finite after step {done}", ckpt_dir, cfg)
             if main:
-                raw = accelerator.unwrap_model(model)
                 checkpoints.save(ckpt_dir, done, pack(raw, optimizer), meta or {}, cfg.keep)
     if writer is not None:
         writer.close()
     return LoopResult(start, cfg.steps, loss_val)
+
+
+def _diverged(what: str, ckpt_dir: Path, cfg: LoopConfig) -> None:
+    last = checkpoints.list_checkpoints(ckpt_dir)
+    kept = f"the last good checkpoint {last[-1].name} is kept" if last else "no checkpoint kept"
+    raise DivergedError(
+        f"training diverged: {what}; stopped ({kept}); try a lower learning rate than {cfg.lr}"
+    )

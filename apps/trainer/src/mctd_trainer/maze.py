@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mctd_tree.errors import UserError
+
 from mctd_trainer.rundir import load_config, save_config
 
 
@@ -34,13 +36,15 @@ def planner_config(
     from mctd_diffusion.maze import MAZES, PlannerConfig
 
     if maze not in MAZES:
-        raise ValueError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
+        raise UserError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
     if loss_weight not in ("x0", "v"):
-        raise ValueError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
+        raise UserError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
     if anchor and relative:
-        raise ValueError("--anchor and --relative exclude each other: anchors are absolute states")
+        raise UserError("--anchor and --relative exclude each other: anchors are absolute states")
     if not 0.0 <= ema < 1.0:
-        raise ValueError(f"ema decay must lie in [0, 1), got {ema}")
+        raise UserError(f"ema decay must lie in [0, 1), got {ema}")
+    if d_model % n_heads:
+        raise UserError(f"--heads {n_heads} does not divide --d-model {d_model}")
     return PlannerConfig(
         maze=maze,
         every=5 if sparse else 1,
@@ -68,9 +72,19 @@ def resume_config(run_dir: Path, steps: int | None) -> Any:
 
     saved = load_config(run_dir)
     if saved.get("job") != "maze":
-        raise ValueError(f"{run_dir} is a {saved.get('job')!r} run, not a maze run")
-    cfg = PlannerConfig.from_dict(saved)
+        raise UserError(f"{run_dir} is a {saved.get('job')!r} run, not a maze run")
+    try:
+        cfg = PlannerConfig.from_dict(saved)
+    except (TypeError, ValueError, KeyError) as e:
+        raise UserError(f"{run_dir / 'config.json'} is not a maze planner config ({e})") from None
     return replace(cfg, steps=steps) if steps is not None else cfg
+
+
+def reached_step(run_dir: Path) -> int:
+    """The step of the planner saved in ``run_dir`` (0 when there is none); verified on load."""
+    from mctd_diffusion.maze.train import CKPT, load_planner
+
+    return load_planner(run_dir / CKPT)[2] if (run_dir / CKPT).exists() else 0
 
 
 def train_maze(
