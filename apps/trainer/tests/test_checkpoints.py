@@ -44,3 +44,56 @@ def test_truncated_and_corrupt_are_detected_and_skipped(tmp_path: Path, caplog) 
     assert ck is not None and ck.step == 1
     assert "ckpt-000000003" in caplog.text and "ckpt-000000002" in caplog.text
     assert "falling back" in caplog.text
+
+
+def test_edited_metadata_is_detected_and_skipped(tmp_path: Path, caplog) -> None:
+    for step in (600, 700):
+        checkpoints.save(tmp_path, step, _tensors(float(step)), {"job": "gmm2d"})
+    newest = checkpoints.list_checkpoints(tmp_path)[-1]
+    data = newest.read_bytes()
+    edited = data.replace(b'"step":"700"', b'"step":"900"')
+    assert edited != data and len(edited) == len(data)
+    newest.write_bytes(edited)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        checkpoints.load(newest)
+    with caplog.at_level(logging.WARNING):
+        ck = checkpoints.load_latest(tmp_path)
+    assert ck is not None and ck.step == 600 and "ckpt-000000700" in caplog.text
+
+
+def test_a_checkpoint_error_is_a_user_facing_integrity_error() -> None:
+    from mctd_tree.errors import IntegrityError, UserError
+
+    assert issubclass(CheckpointError, IntegrityError) and issubclass(CheckpointError, UserError)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    from mctd_trainer.loop import DivergedError, LoopConfig, make_accelerator, train_loop
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def loss_fn(net: torch.nn.Module, step: int, dev: torch.device) -> torch.Tensor:
+        out = net(torch.ones(4, 2)).pow(2).mean()
+        return out * float("nan") if step == 5 else out
+
+    cfg = LoopConfig(10, lr=0.1, warmup=1, ckpt_every=2)
+    with pytest.raises(DivergedError, match=r"loss is nan at step 6.*ckpt-000000004"):
+        train_loop(model, opt, loss_fn, cfg, tmp_path, accelerator=make_accelerator("cpu"))
+    ck = checkpoints.load_latest(tmp_path / "checkpoints")
+    assert ck is not None and ck.step == 4
+    assert all(torch.isfinite(v).all() for v in ck.tensors.values())
+
+
+def test_huge_lr_diverges_with_a_clear_message_and_no_eval_json(tmp_path: Path) -> None:
+    from mctd_trainer.cli import app
+    from typer.testing import CliRunner
+
+    args = ["gmm2d", "--steps", "20", "--ckpt-every", "2", "--batch-size", "16", "--lr", "1e38"]
+    res = CliRunner().invoke(app, [*args, "--eval-samples", "10", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert "training diverged" in res.output and "lower learning rate than 1e+38" in res.output
+    assert not (tmp_path / "r" / "eval.json").exists()
+    for p in checkpoints.list_checkpoints(tmp_path / "r" / "checkpoints"):
+        assert all(torch.isfinite(v).all() for v in checkpoints.load(p).tensors.values())

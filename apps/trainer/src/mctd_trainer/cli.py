@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
-from mctd_tree.errors import UserError, describe
+from mctd_tree.errors import UserError, describe, float_option, int_option
 
 from mctd_trainer import checkpoints
 from mctd_trainer.rundir import load_config, locked, new_run_dir
@@ -33,7 +32,7 @@ def _errors(prog: str, where: list[Path]) -> Iterator[None]:
     """User errors -> one line, exit 2; other exceptions -> bug report, traceback in ``where``."""
     try:
         yield
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, typer.Abort, typer.TyperException):
         raise
     except Exception as err:
         msg, code = describe(err, where[0] if where else None, prog)
@@ -60,8 +59,10 @@ def _check_steps(steps: int | None, reached: int) -> None:
 
 @app.command()
 def gmm2d(
-    steps: Annotated[int | None, typer.Option(min=1, help="Total optimizer steps.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of init and data.")] = 0,
+    steps: Annotated[
+        int | None, typer.Option(parser=int_option(1), help="Total optimizer steps.")
+    ] = None,
+    seed: Annotated[int, typer.Option(parser=int_option(), help="Seed of init and data.")] = 0,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<time>-gmm2d).")
     ] = None,
@@ -69,11 +70,17 @@ def gmm2d(
         bool, typer.Option(help="Continue from the newest good checkpoint in --out.")
     ] = False,
     device: Annotated[str, typer.Option(help="cpu (default), cuda or auto.")] = "cpu",
-    threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: torch default).")] = 1,
-    batch_size: Annotated[int, typer.Option(min=1)] = 512,
-    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
-    ckpt_every: Annotated[int, typer.Option(min=1)] = 500,
-    eval_samples: Annotated[int, typer.Option(min=1, help="Samples for the final MMD.")] = 2000,
+    threads: Annotated[
+        int, typer.Option(parser=int_option(0), help="torch CPU threads (0: torch default).")
+    ] = 1,
+    batch_size: Annotated[int, typer.Option(parser=int_option(1))] = 512,
+    lr: Annotated[
+        float, typer.Option(parser=float_option(), help="Peak learning rate (finite, > 0).")
+    ] = 2e-3,
+    ckpt_every: Annotated[int, typer.Option(parser=int_option(1))] = 500,
+    eval_samples: Annotated[
+        int, typer.Option(parser=int_option(1), help="Samples for the final MMD.")
+    ] = 2000,
 ) -> None:
     """Train the MLP denoiser of the 25-mode 2-D mixture and report its MMD to the true mixture."""
     from mctd_trainer.gmm2d import Gmm2dConfig, train_gmm2d
@@ -91,6 +98,10 @@ def gmm2d(
             if resume:
                 cfg = Gmm2dConfig.from_dict(load_config(run_dir))
                 ck = checkpoints.load_latest(run_dir / "checkpoints")
+                if ck is None and checkpoints.list_checkpoints(run_dir / "checkpoints"):
+                    raise checkpoints.CheckpointError(
+                        f"no checkpoint in {run_dir / 'checkpoints'} passes verification"
+                    )
                 _check_steps(steps, ck.step if ck else 0)
                 if steps is not None:
                     cfg.steps = steps
@@ -116,19 +127,27 @@ def maze(
     sparse: Annotated[
         bool, typer.Option(help="Sparse planner (stride H = 5) instead of dense.")
     ] = False,
-    steps: Annotated[int | None, typer.Option(min=1, help="Total optimizer steps.")] = None,
+    steps: Annotated[
+        int | None, typer.Option(parser=int_option(1), help="Total optimizer steps.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<time>-maze-<maze>).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of init and batches.")] = 0,
-    threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: torch default).")] = 1,
+    seed: Annotated[int, typer.Option(parser=int_option(), help="Seed of init and batches.")] = 0,
+    threads: Annotated[
+        int, typer.Option(parser=int_option(0), help="torch CPU threads (0: torch default).")
+    ] = 1,
     resume: Annotated[
         bool, typer.Option(help="Continue from planner.safetensors in --out.")
     ] = False,
-    ckpt_every: Annotated[int, typer.Option(min=1, help="Checkpoint (and log) every N.")] = 250,
-    d_model: Annotated[int, typer.Option(min=1, help="Transformer width.")] = 64,
-    layers: Annotated[int, typer.Option(min=1, help="Transformer layers.")] = 4,
-    heads: Annotated[int, typer.Option(min=1, help="Attention heads (divide --d-model).")] = 4,
+    ckpt_every: Annotated[
+        int, typer.Option(parser=int_option(1), help="Checkpoint (and log) every N.")
+    ] = 250,
+    d_model: Annotated[int, typer.Option(parser=int_option(1), help="Transformer width.")] = 64,
+    layers: Annotated[int, typer.Option(parser=int_option(1), help="Transformer layers.")] = 4,
+    heads: Annotated[
+        int, typer.Option(parser=int_option(1), help="Attention heads (divide --d-model).")
+    ] = 4,
     loss_weight: Annotated[
         str, typer.Option(help="x0: plain x0 error; v: x0 error / (1 - abar) (recommended).")
     ] = "v",
@@ -139,7 +158,8 @@ def maze(
         bool, typer.Option(help="Predict each token as an offset from its left neighbour.")
     ] = False,
     ema: Annotated[
-        float, typer.Option(min=0.0, max=0.9999, help="EMA decay of the weights (0: none).")
+        float,
+        typer.Option(parser=float_option(0.0, 0.9999), help="EMA decay of the weights (0: none)."),
     ] = 0.0,
     init: Annotated[
         Path | None, typer.Option(help="Planner dir or file whose weights start a fresh run.")

@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 EXIT_USER = 2
 EXIT_INTERNAL = 70  # sysexits.h EX_SOFTWARE
@@ -67,3 +70,35 @@ def describe(err: BaseException, directory: Path | None, prog: str) -> tuple[str
         "(the full traceback).",
         EXIT_INTERNAL,
     )
+
+
+def int_option(lo: int | None = None) -> Callable[[Any], int]:
+    """A CLI option parser: an integer >= ``lo``, else a `UserError` naming the given value."""
+
+    def parse(value: Any) -> int:
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            raise UserError(f"{value!r} is not an integer") from None
+        if lo is not None and n < lo:
+            raise UserError(f"{n} is below the minimum {lo}")
+        return n
+
+    return parse
+
+
+def float_option(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
+    """A CLI option parser: a finite number in [``lo``, ``hi``], else a `UserError` naming it."""
+
+    def parse(value: Any) -> float:
+        try:
+            x = float(str(value).strip())
+        except ValueError:
+            raise UserError(f"{value!r} is not a number") from None
+        if not math.isfinite(x):
+            raise UserError(f"{x} is not a finite number")
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            raise UserError(f"{x} is outside [{lo}, {hi}]")
+        return x
+
+    return parse
