@@ -135,3 +135,17 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="context"):
         SpectralReward.from_history(np.arange(50.0), 10, 1.0, context=60)
     assert SpectralReward(ref, 1.0)([]).shape == (0,)
+
+
+@pytest.mark.parametrize("invalid_reward", [None, -100.0])
+def test_a_2d_candidate_is_refused_even_with_an_invalid_reward(
+    invalid_reward: float | None,
+) -> None:
+    from mctd_tree.errors import UserError
+
+    ref = reference_psd([np.random.default_rng(5).standard_normal(64)])
+    good = np.sin(np.arange(20.0))
+    reward = SpectralReward(ref, 1.0, invalid_reward=invalid_reward)
+    with pytest.raises(UserError, match=r"candidate 1 has shape \(2, 20\)"):
+        reward([good, np.stack([good, good])])
+    assert reward(np.stack([good, good])).shape == (2,)  # a 2-D array of rows is a batch

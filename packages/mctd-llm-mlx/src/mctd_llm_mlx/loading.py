@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mctd_tree.errors import UserError
+
 from mctd_llm_mlx.convert import (
     DEFAULT_FOLDER_NAME,
     cache_root,
@@ -33,8 +35,9 @@ _HUB_PATTERNS = [
 ]
 
 
-class ModelNotFoundError(OSError):
-    """The model could not be found locally and could not (or may not) be downloaded."""
+class ModelNotFoundError(UserError, OSError):
+    """The model could not be found locally and could not (or may not) be downloaded (a
+    `mctd_tree.errors.UserError`: CLIs print one line)."""
 
 
 def offline_mode() -> bool:

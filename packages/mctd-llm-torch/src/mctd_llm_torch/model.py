@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from mctd_tree.errors import UserError
 from mctd_tree.lm import Rows, TokenizerLM, find_eos
 from mctd_tree.problems.tokens import sample_from_logprobs
 from mctd_tree.protocols import Counters, Generation
@@ -43,9 +44,23 @@ DEFAULT_MAX_CACHE_POSITIONS = 16384
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else the best available: cuda > mps > cpu."""
+    """``device`` if given, else the best available: cuda > mps > cpu. `UserError` for a device
+    torch does not know or that this machine lacks."""
     if device is not None and str(device) != "auto":
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise UserError(
+                f"unknown device {str(device)!r}; use cpu, cuda, cuda:N, mps or auto"
+            ) from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"device {str(device)!r} requested but no CUDA device is available")
+        mps = getattr(torch.backends, "mps", None)
+        if dev.type == "mps" and not (mps is not None and mps.is_available()):
+            raise UserError(f"device {str(device)!r} requested but MPS is not available")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise UserError(f"device {str(device)!r} is not supported; use cpu, cuda or mps")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -61,7 +76,7 @@ def pick_dtype(device: torch.device, dtype: str | torch.dtype | None = None) -> 
     if dtype is not None and dtype != "auto":
         resolved = getattr(torch, str(dtype).replace("torch.", ""), None)
         if not isinstance(resolved, torch.dtype):
-            raise ValueError(f"unknown dtype {dtype!r}")
+            raise UserError(f"unknown dtype {dtype!r}")
         return resolved
     return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device.type, torch.float32)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from mctd_tree.errors import UserError
 from mctd_tree.protocols import Reward
 from numpy.typing import ArrayLike
 
@@ -114,6 +115,11 @@ class SpectralReward:
         idx: list[int] = []
         arrs: list[np.ndarray] = []
         for i, x in enumerate(xs):
+            if np.ndim(x) > 1:  # a shape mistake, never an "invalid forecast": always an error
+                raise UserError(
+                    f"candidate {i} has shape {np.shape(x)}; each candidate must be one 1-D "
+                    "series (pass a batch as a list of 1-D arrays or a 2-D array of rows)"
+                )
             try:
                 a = as_series(
                     self._scored(np.asarray(x, dtype=np.float64).reshape(-1)),

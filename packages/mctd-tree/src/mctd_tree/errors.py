@@ -16,7 +16,8 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,15 @@ def float_option(lo: float | None = None, hi: float | None = None) -> Callable[[
         return x
 
     return parse
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Treat a ``ValueError`` raised inside as bad input: re-raise it as a `UserError`. For the
+    validation phase of a command, where every ValueError is about what the user gave."""
+    try:
+        yield
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(str(err)) from err

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from mctd_tree.errors import UserError
 from mctd_tree.lm.prefix_tree import CacheStats, PrefixTree, prefill_chunks
 from mctd_tree.lm.validate import check_max_new_tokens, check_prefix
 from mctd_tree.problems.tokens import check_sampling
@@ -43,7 +44,12 @@ class TokenizerLM(ABC):
         return list(self.tokenizer.encode(text))
 
     def decode(self, ids: Sequence[int]) -> str:
-        return str(self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True))
+        """Text of token ``ids``; `UserError` naming an id outside ``[0, vocab_size)``."""
+        out = [int(i) for i in ids]
+        bad = [i for i in out if not 0 <= i < self._vocab]
+        if bad:
+            raise UserError(f"token id {bad[0]} is outside the vocabulary [0, {self._vocab})")
+        return str(self.tokenizer.decode(out, skip_special_tokens=True))
 
     def chat_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
         out = self.tokenizer.apply_chat_template(
