@@ -13,13 +13,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mctd_tree.errors import UserError
 from mctd_tree.problems.toy_lm import ToyLM
 from mctd_tree.protocols import LanguageModel
 
 BACKENDS = ("torch", "mlx", "toy")
 
 
-class MissingBackendError(RuntimeError):
+class MissingBackendError(UserError, RuntimeError):
     """A backend whose optional dependencies are not installed."""
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from mctd_tree.errors import describe, user_errors
 
 from mctd_eval import __version__
 
@@ -34,9 +37,18 @@ def _ints(value: str | None, what: str) -> list[int] | None:
         ) from None
 
 
-def _fail(msg: str) -> typer.Exit:
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
-    return typer.Exit(2)
+@contextmanager
+def _errors(prog: str, run_dir: Path | None = None) -> Iterator[None]:
+    """`mctd_tree.errors.UserError` -> one line, exit 2; anything else is a bug: exit 70 with a
+    request for a report and the traceback saved to ``run_dir`` (when it exists)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as err:
+        msg, code = describe(err, run_dir, prog)
+        typer.secho(msg, fg=typer.colors.RED, err=True)
+        raise typer.Exit(code) from None
 
 
 def _run(
@@ -62,45 +74,40 @@ def _run(
     from mctd_eval import execute
     from mctd_eval.config import RunConfig, Runtime, apply_overrides
     from mctd_eval.config import preset as get_preset
-    from mctd_eval.executors import EXECUTORS, ExecutorError
-    from mctd_eval.rundir import ForeignRunError
+    from mctd_eval.executors import EXECUTORS
 
-    try:
-        base = get_preset(preset)
-        bud = _ints(budgets, "--budgets")
-        if bud is not None and any(b < 1 for b in bud):
-            raise ValueError(f"NFE budgets must be >= 1, got {bud}")
-        cfg = RunConfig(
-            tasks=_csv(tasks) or base["tasks"],
-            # explicit tasks without --methods: every method those tasks accept
-            methods=_csv(methods) or ([] if tasks else base["methods"]),
-            budgets=bud if bud is not None else base["budgets"],
-            prompts=prompts if prompts is not None else base["prompts"],
-            seeds=_ints(seeds, "--seeds") or base["seeds"],
-            backend=backend,
-            model=model,
-            name=preset if out is None else out.name,
-        )
-        cfg = apply_overrides(cfg, sets or []).resolved()
-        if executor not in EXECUTORS:
-            raise ValueError(
-                f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
+    with _errors("mctd-eval run", out):
+        with user_errors():
+            base = get_preset(preset)
+            bud = _ints(budgets, "--budgets")
+            if bud is not None and any(b < 1 for b in bud):
+                raise ValueError(f"NFE budgets must be >= 1, got {bud}")
+            cfg = RunConfig(
+                tasks=_csv(tasks) or base["tasks"],
+                # explicit tasks without --methods: every method those tasks accept
+                methods=_csv(methods) or ([] if tasks else base["methods"]),
+                budgets=bud if bud is not None else base["budgets"],
+                prompts=prompts if prompts is not None else base["prompts"],
+                seeds=_ints(seeds, "--seeds") or base["seeds"],
+                backend=backend,
+                model=model,
+                name=preset if out is None else out.name,
             )
-        if address and executor != "ray":
-            raise ValueError("--address is for --executor ray")
-        if workers < 1 or threads < 0:
-            raise ValueError("--workers must be >= 1 and --threads >= 0")
+            cfg = apply_overrides(cfg, sets or []).resolved()
+            if executor not in EXECUTORS:
+                raise ValueError(
+                    f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
+                )
+            if address and executor != "ray":
+                raise ValueError("--address is for --executor ray")
+            if workers < 1 or threads < 0:
+                raise ValueError(
+                    f"--workers must be >= 1 and --threads >= 0, got {workers}, {threads}"
+                )
         runtime = Runtime(executor, address, workers, threads or None)
         run_dir = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.name}"
         t0 = time.perf_counter()
         result = execute.run(cfg, runtime, run_dir, force=force, progress=progress, figures=figures)
-    except (ValueError, ForeignRunError, ExecutorError) as err:
-        raise _fail(str(err)) from None
-    except Exception as err:  # model loading and backend errors: one clear line, no traceback
-        name = type(err).__name__
-        if name in ("ModelNotFoundError", "MissingBackendError"):
-            raise _fail(str(err)) from None
-        raise
     wall = time.perf_counter() - t0
     typer.echo(result.markdown)
     typer.echo(
@@ -192,12 +199,9 @@ def run_cmd(
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild summary.csv, summary.md and the figures from results.jsonl."""
     from mctd_eval import execute
-    from mctd_eval.rundir import ForeignRunError
 
-    try:
+    with _errors("mctd-eval report", run_dir):
         result = execute.report(run_dir)
-    except ForeignRunError as err:
-        raise _fail(str(err)) from None
     for problem in result.problems:
         typer.echo(f"warning: {problem}", err=True)
     typer.echo(result.markdown)
@@ -212,12 +216,9 @@ def compare(
 ) -> None:
     """Compare two runs on the task/method/budget groups they share (B - A)."""
     from mctd_eval.compare import compare as do_compare
-    from mctd_eval.rundir import ForeignRunError
 
-    try:
+    with _errors("mctd-eval compare"):
         typer.echo(do_compare(run_a, run_b))
-    except ForeignRunError as err:
-        raise _fail(str(err)) from None
 
 
 @app.command("list")

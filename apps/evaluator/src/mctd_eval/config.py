@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from mctd_tree.errors import UserError
 
 from mctd_eval.backends import BACKENDS
 from mctd_eval.methods import FAMILIES, METHODS, all_method_names, get_method
@@ -84,10 +85,10 @@ class RunConfig:
             raise ValueError(
                 f"unknown backend {self.backend!r}; valid backends: {', '.join(BACKENDS)}"
             )
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not (_is_number(self.temperature) and self.temperature >= 0):
+            raise UserError(f"temperature must be a finite number >= 0, got {self.temperature!r}")
+        if not (_is_number(self.top_p) and 0 < self.top_p <= 1):
+            raise UserError(f"top_p must be a number in (0, 1], got {self.top_p!r}")
         for key in set(self.task_params) - set(tasks):
             raise ValueError(f"parameters given for task {key!r}, which is not in this run")
         for key in set(self.method_params) - set(methods):
@@ -105,7 +106,7 @@ class RunConfig:
             chunk=_positive_int(self.chunk, "chunk"),
             task_params={t: get_task(t, self.task_params.get(t)).params() for t in tasks},
             method_params={
-                m: get_method(m, family).resolve(self.method_params.get(m)) for m in methods
+                m: _method_params(m, family, self.method_params.get(m)) for m in methods
             },
             name=self.name,
         )
@@ -197,6 +198,19 @@ def _task_methods(given: list[str], tasks: list[str], family: str) -> list[str]:
             )
         raise ValueError(f"unknown method {n!r}; valid methods for task(s) {on}: {valid}")
     return list(dict.fromkeys(given))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _method_params(name: str, family: str, given: dict[str, Any] | None) -> dict[str, Any]:
+    from mctd_eval.validate import check_method
+
+    method = get_method(name, family)
+    params = method.resolve(given)
+    check_method(method, family, params)
+    return params
 
 
 def _positive_int(v: Any, what: str) -> int:

@@ -10,7 +10,6 @@ exact tilted target. NFE = denoiser evaluations per batch element (a guided call
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 from mctd_diffusion import ExactMixtureDenoiser
+from mctd_diffusion.checksum import verify
 from mctd_diffusion.tasks.gmm2d import Gmm2dTask, evaluate_cell
 
 from mctd_eval.config import Cell, RunConfig
@@ -79,13 +79,11 @@ def _read_checkpoint(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
         raise ValueError(f"{path.name} is unreadable: {err}") from None
     if "sha256" not in meta or "step" not in meta:
         raise ValueError(f"{path.name} has no step/checksum metadata")
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    if h.hexdigest() != meta["sha256"]:
-        raise ValueError(f"{path.name} fails its SHA-256 check")
+    try:
+        verify(tensors, meta, path.name)  # tensors and metadata (older files: tensors only)
+        int(meta["step"])
+    except ValueError as err:  # an IntegrityError, or a step that is not a number
+        raise ValueError(str(err)) from None
     return int(meta["step"]), tensors
 
 

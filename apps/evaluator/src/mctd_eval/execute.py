@@ -1,8 +1,10 @@
 """Run a configuration into a run directory, and rebuild its tables and figures.
 
-Order matters for "no partial files": validate the configuration, check the run directory
-(read-only), start the executor (model load or Ray connection), and only then create the
-directory and write ``config.json``. Finished cells (rows already in ``results.jsonl``) are skipped.
+Order matters for "no partial files": validate the configuration, take the run directory's lock
+(`mctd_tree.files.RunLock`: one writer at a time; it removes the directory again if it made it and
+nothing was written), check the directory, start the executor (model load or Ray connection), and
+only then write ``config.json``. Finished cells (rows already in ``results.jsonl``) are skipped.
+Temp files a killed run or report left behind are removed once the lock is held.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mctd_tree.errors import user_errors
+from mctd_tree.files import RunLock, clean_temp_files
 from tqdm.auto import tqdm
 
 from mctd_eval.config import RunConfig, Runtime
 from mctd_eval.executors import make_executor
 from mctd_eval.figures import write_figures
+from mctd_eval.rows import select
 from mctd_eval.rundir import ForeignRunError, RunDir, write_atomic
 from mctd_eval.summary import Group, aggregate, to_csv, to_markdown
 
@@ -61,56 +66,83 @@ def run(
     progress: bool = True,
     figures: bool = True,
 ) -> Outcome:
-    cfg = cfg.resolved()
+    with user_errors():  # everything until the first write is validation of the user's input
+        cfg = cfg.resolved()
     identity = cfg.identity()
-    rd = RunDir(out)
-    rd.check(identity, force)
-    executor = make_executor(identity, runtime, progress)
-    try:
-        doc = {"config": identity, "name": cfg.name, "runtime": asdict(runtime)}
-        doc["versions"] = versions()
-        rd.start(doc, force)
-        loaded = rd.load()
-        for p in loaded.problems:
-            print(f"mctd-eval: {p}", file=sys.stderr)
-        done = {r["key"] for r in loaded.rows}
-        cells = cfg.cells()
-        todo = [c for c in cells if c.key not in done]
-        bar = tqdm(
-            total=len(cells),
-            initial=len(cells) - len(todo),
-            desc="cells",
-            unit="cell",
-            disable=not progress,
+    with RunLock(out, "mctd-eval run") as lock:
+        rd = RunDir(out)
+        with user_errors():
+            rd.check(identity, force)
+            executor = make_executor(identity, runtime, progress)
+        try:
+            _announce(lock, out)
+            doc = {"config": identity, "name": cfg.name, "runtime": asdict(runtime)}
+            doc["versions"] = versions()
+            rd.start(doc, force)
+            loaded = rd.load()
+            for p in loaded.problems:
+                print(f"mctd-eval: {p}", file=sys.stderr)
+            done = {r["key"] for r in loaded.rows}
+            cells = cfg.cells()
+            todo = [c for c in cells if c.key not in done]
+            bar = tqdm(
+                total=len(cells),
+                initial=len(cells) - len(todo),
+                desc="cells",
+                unit="cell",
+                disable=not progress,
+                file=sys.stderr,
+            )
+            with bar:
+                for row in executor.run(todo):
+                    rd.append(row)
+                    bar.set_postfix_str(row["key"], refresh=False)
+                    bar.update()
+        finally:
+            executor.close()
+        result = _report(rd, title=cfg.name, figures=figures)
+    for note in result.problems[len(loaded.problems) :]:
+        print(f"mctd-eval: {note}", file=sys.stderr)
+    result.ran, result.skipped = len(todo), len(cells) - len(todo)
+    return result
+
+
+def _announce(lock: RunLock, out: Path) -> None:
+    if lock.took_over:
+        print(
+            f"mctd-eval: took over the lock of process {lock.took_over} (no longer running)",
             file=sys.stderr,
         )
-        with bar:
-            for row in executor.run(todo):
-                rd.append(row)
-                bar.set_postfix_str(row["key"], refresh=False)
-                bar.update()
-    finally:
-        executor.close()
-    result = report(out, title=cfg.name, figures=figures)
-    result.ran, result.skipped = len(todo), len(cells) - len(todo)
-    result.problems = loaded.problems
-    return result
+    removed = clean_temp_files(out, ["figures"])
+    if removed:
+        print(f"mctd-eval: removed {len(removed)} temp file(s) a killed run left", file=sys.stderr)
 
 
 def report(run_dir: Path, title: str | None = None, figures: bool = True) -> Outcome:
     """Rebuild ``summary.csv``, ``summary.md`` and the figures from ``results.jsonl``."""
     rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise ForeignRunError(f"{run_dir} is not a directory: not an mctd-eval run directory")
+    if rd.saved_config() is None:
+        raise ForeignRunError(f"{run_dir} has no config.json: not an mctd-eval run directory")
+    with RunLock(run_dir, "mctd-eval report") as lock:
+        _announce(lock, rd.path)
+        return _report(rd, title, figures)
+
+
+def _report(rd: RunDir, title: str | None, figures: bool) -> Outcome:
     saved = rd.saved_config()
     if saved is None:
-        raise ForeignRunError(f"{run_dir} has no config.json: not an mctd-eval run directory")
+        raise ForeignRunError(f"{rd.path} has no config.json: not an mctd-eval run directory")
     loaded = rd.load()
     config = saved["config"]
-    groups = aggregate(loaded.rows, config)
+    rows, notes = select(loaded.rows, config)
+    groups = aggregate(rows, config)
     md = to_markdown(groups, config, title if title is not None else saved.get("name", ""))
     write_atomic(rd.path / "summary.csv", to_csv(groups))
     write_atomic(rd.path / "summary.md", md)
     figs = write_figures(groups, rd.figures) if groups and figures else []
-    return Outcome(rd.path, 0, len(loaded.rows), groups, md, figs, loaded.problems)
+    return Outcome(rd.path, 0, len(rows), groups, md, figs, loaded.problems + notes)
 
 
 def load_groups(run_dir: Path) -> tuple[dict[str, Any], list[Group], list[str]]:
@@ -120,4 +152,5 @@ def load_groups(run_dir: Path) -> tuple[dict[str, Any], list[Group], list[str]]:
     if saved is None:
         raise ForeignRunError(f"{run_dir} has no config.json: not an mctd-eval run directory")
     loaded = rd.load()
-    return saved, aggregate(loaded.rows, saved["config"]), loaded.problems
+    rows, notes = select(loaded.rows, saved["config"])
+    return saved, aggregate(rows, saved["config"]), loaded.problems + notes

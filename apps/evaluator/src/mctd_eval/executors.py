@@ -17,13 +17,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from mctd_tree.errors import UserError
+
 from mctd_eval.config import Cell, Runtime
 from mctd_eval.worker import CellWorker
 
 EXECUTORS = ("local", "ray")
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(UserError, RuntimeError):
     """The executor could not start (unreachable cluster, missing extra, failed workers)."""
 
 

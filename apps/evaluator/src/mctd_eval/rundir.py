@@ -16,17 +16,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mctd_tree.errors import UserError
+from mctd_tree.files import atomic_write
 
 CONFIG = "config.json"
 RESULTS = "results.jsonl"
 OWNED = (CONFIG, RESULTS, "summary.csv", "summary.md", "figures")
 
 
-class ForeignRunError(ValueError):
+class ForeignRunError(UserError):
     """The directory holds a run of another configuration (or something that is not a run)."""
 
 
@@ -40,19 +42,7 @@ class Loaded:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 class RunDir:
@@ -73,11 +63,23 @@ class RunDir:
         if not p.is_file():
             return None
         try:
-            return json.loads(p.read_text())
-        except json.JSONDecodeError as err:
+            doc = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ForeignRunError(
                 f"{p} is not valid JSON ({err}); is this a run directory?"
-            ) from err
+            ) from None
+        if isinstance(doc, dict) and "job" in doc and "config" not in doc:
+            raise ForeignRunError(
+                f"{self.path} is an mctd-train run directory (job {doc['job']!r}), not an "
+                "mctd-eval one"
+            )
+        if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
+            got = doc.get("config") if isinstance(doc, dict) else doc
+            raise ForeignRunError(
+                f"{p} is not an mctd-eval run configuration (its config is {str(got)[:40]!r}, "
+                "not an object); is this a run directory?"
+            )
+        return doc
 
     def check(self, identity: dict[str, Any], force: bool = False) -> None:
         """Refuse a directory holding another configuration (read-only; ``force`` skips it)."""
@@ -92,11 +94,11 @@ class RunDir:
                     f"{self.path} holds {RESULTS} but no {CONFIG}; pass --force to start a new run"
                 )
             return
-        if saved.get("config") != identity:
+        if saved["config"] != identity:
             diff = sorted(
                 k
-                for k in set(identity) | set(saved.get("config") or {})
-                if identity.get(k) != (saved.get("config") or {}).get(k)
+                for k in set(identity) | set(saved["config"])
+                if identity.get(k) != saved["config"].get(k)
             )
             raise ForeignRunError(
                 f"{self.path} holds a run with another configuration (differs in: "
@@ -115,7 +117,10 @@ class RunDir:
                     p.unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
         if self.saved_config() != config:
-            write_atomic(self.path / CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
+            write_atomic(
+                self.path / CONFIG,
+                json.dumps(config, indent=2, sort_keys=True, allow_nan=False) + "\n",
+            )
 
     # ----------------------------------------------------------------- results
     def append(self, row: dict[str, Any]) -> None:
@@ -152,12 +157,6 @@ class RunDir:
                 seen.add(key)
                 out.rows.append(row)
         return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _ends_with_newline(path: Path) -> bool:

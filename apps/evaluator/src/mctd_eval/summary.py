@@ -181,6 +181,11 @@ MAZE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 _COLUMNS = {"lm": COLUMNS, "diffusion": DIFFUSION_COLUMNS, "maze": MAZE_COLUMNS}
 
 
+def _partial(e: Estimate, n: int, key: str) -> str:
+    """`` (n=k)`` when a reward rests on fewer rows than the group has (NaN rewards left out)."""
+    return f" (n={e.n})" if key in ("reward", "mean_reward", "best_reward") and 0 < e.n < n else ""
+
+
 def task_table(groups: Sequence[Group], task: str) -> str:
     """The markdown table of one task."""
     family = task_family(task)
@@ -192,8 +197,9 @@ def task_table(groups: Sequence[Group], task: str) -> str:
         cells = [g.method, g.budget_label, str(g.n)]
         for _, key, kind in columns:
             e = g.metrics[key]
-            cells.append(_pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e))
-        cells += [_pm(g.metrics[m]) for m in extra]
+            cell = _pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e)
+            cells.append(cell + _partial(e, g.n, key))
+        cells += [_pm(g.metrics[m]) + _partial(g.metrics[m], g.n, m) for m in extra]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
