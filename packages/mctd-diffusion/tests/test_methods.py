@@ -41,3 +41,14 @@ def test_evaluate_cell_reports_metrics() -> None:
     for key in ("mmd", "swd", "mean_reward", "coverage", "best_reward", "nfe", "calls"):
         assert np.isfinite(cell[key])
     assert cell["method"] == "smc" and cell["nfe"] == 300
+
+
+def test_evaluate_cell_keeps_the_run_for_figures() -> None:
+    task = Gmm2dTask(num_train_timesteps=100)
+    model = ExactMixtureDenoiser(task.mixture(), task.scheduler())
+    cell = evaluate_cell(
+        task, model, "dts", 200, 0, num_steps=10, branch_every=5, n_out=8, keep=True
+    )
+    run = cell["run"]
+    assert run.samples.shape == (8, 2) and run.tree is not None and len(run.tree) > 1
+    assert "run" not in evaluate_cell(task, model, "smc", 100, 0, num_steps=10, n_out=8)
