@@ -20,6 +20,7 @@ from mctd_eval.executors import make_executor
 from mctd_eval.figures import write_figures
 from mctd_eval.rundir import ForeignRunError, RunDir, write_atomic
 from mctd_eval.summary import Group, aggregate, to_csv, to_markdown
+from mctd_eval.trees import FILES_KEY, write_files
 
 _DISTS = (
     "mctd-evaluator",
@@ -86,6 +87,7 @@ def run(
         )
         with bar:
             for row in executor.run(todo):
+                write_files(rd.path, row.pop(FILES_KEY, None) or {})  # before the row: resumable
                 rd.append(row)
                 bar.set_postfix_str(row["key"], refresh=False)
                 bar.update()
@@ -110,6 +112,10 @@ def report(run_dir: Path, title: str | None = None, figures: bool = True) -> Out
     write_atomic(rd.path / "summary.csv", to_csv(groups))
     write_atomic(rd.path / "summary.md", md)
     figs = write_figures(groups, rd.figures) if groups and figures else []
+    if groups and figures:
+        from mctd_eval.samples import write_sample_figures
+
+        figs += write_sample_figures(loaded.rows, config, rd.figures)
     return Outcome(rd.path, 0, len(loaded.rows), groups, md, figs, loaded.problems)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 CONFIG = "config.json"
 RESULTS = "results.jsonl"
-OWNED = (CONFIG, RESULTS, "summary.csv", "summary.md", "figures")
+OWNED = (CONFIG, RESULTS, "summary.csv", "summary.md", "figures", "trees")
 
 
 class ForeignRunError(ValueError):
