@@ -288,3 +288,29 @@ def test_methods_preset_and_instances() -> None:
     cells = cfg.cells()
     assert {c.prompt for c in cells} == set(range(5))  # capped at the maze's 5 tasks
     assert len(cells) == 5 * 2 * 2 and {c.budget for c in cells if c.method == "df"} == {None}
+
+
+def test_save_trees_draws_plans_and_mctd_trees(planners: Path, tmp_path: Path) -> None:
+    """--save-trees: a plan figure per cell (valid PNG), MCTD's tree viewer and partial-plan GIF;
+    the re-plan behind the figure spends the row's NFE (the planners are deterministic)."""
+    out = tmp_path / "trees"
+    args = ["--model", planners, "--methods", "df,mctd", "--save-trees", "--no-figures"]
+    res = _invoke("run", "--out", out, *args, *TINY)
+    assert res.exit_code == 0, res.output
+    plans = out / "figures" / "plans"
+    for m in ("df", "mctd"):
+        budget = "natural" if m == "df" else "4"
+        png = (plans / f"maze-medium_p0_{m}_{budget}_s0.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" in png[-12:]
+    from PIL import Image
+
+    title = Image.open(plans / "maze-medium_p0_mctd_4_s0.png")
+    assert title.size[0] > 200
+    gif = Image.open(plans / "maze-medium_p0_mctd_4_s0.gif")
+    assert gif.format == "GIF" and gif.n_frames >= 2
+    html = (out / "trees" / "maze-medium_p0_mctd_4_s0.html").read_text()
+    assert (
+        "scale 0.5" in html and not (out / "trees" / "maze-medium_p0_df_natural_s0.html").exists()
+    )
+    res = _invoke("view", out, "--cell", "maze-medium|p0|mctd|4|s0")
+    assert res.exit_code == 0 and res.output.strip().endswith("maze-medium_p0_mctd_4_s0.html")

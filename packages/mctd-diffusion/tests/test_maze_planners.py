@@ -63,6 +63,12 @@ def test_every_planner_runs_untrained(name, every, kw):
     assert res.plan.ndim == 2 and res.plan.shape[1] == 2 and np.isfinite(res.plan).all()
     assert res.hold == every and res.nfe > 0 and res.calls > 0
     assert 0 <= res.rejected_frac <= 1
+    # for figures: every complete plan made or simulated, with its rejected flag
+    cands, flags = res.info["candidates"], res.info["rejected"]
+    assert len(cands) == len(flags) == res.simulated and sum(flags) == res.rejected
+    assert all(c.ndim == 2 and c.shape[1] == 2 for c in cands)
+    if name.endswith("mctd"):
+        assert len(res.info["tree"]) > 1 and res.info["levels"] == PL.GUIDANCE_LEVELS
 
 
 def test_mctd_is_deterministic_for_a_seed():

@@ -72,3 +72,13 @@ def test_guidance_with_a_constant_reward_is_plain_sampling() -> None:
     p.reward = lambda x: torch.zeros(x.shape[0])
     run = run_method("guidance", p, 200, lam=3.0, n_out=4, seed=0)
     assert run.best_reward == 0.0 and np.isfinite(run.samples).all()
+
+def test_evaluate_cell_keeps_the_run_for_figures() -> None:
+    task = Gmm2dTask(num_train_timesteps=100)
+    model = ExactMixtureDenoiser(task.mixture(), task.scheduler())
+    cell = evaluate_cell(
+        task, model, "dts", 200, 0, num_steps=10, branch_every=5, n_out=8, keep=True
+    )
+    run = cell["run"]
+    assert run.samples.shape == (8, 2) and run.tree is not None and len(run.tree) > 1
+    assert "run" not in evaluate_cell(task, model, "smc", 100, 0, num_steps=10, n_out=8)

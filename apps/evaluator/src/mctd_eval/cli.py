@@ -70,6 +70,7 @@ def _run(
     force: bool = False,
     progress: bool = True,
     figures: bool = True,
+    save_trees: bool = False,
 ) -> None:
     from mctd_eval import execute
     from mctd_eval.config import RunConfig, Runtime, apply_overrides
@@ -104,7 +105,7 @@ def _run(
                 raise ValueError(
                     f"--workers must be >= 1 and --threads >= 0, got {workers}, {threads}"
                 )
-        runtime = Runtime(executor, address, workers, threads or None)
+        runtime = Runtime(executor, address, workers, threads or None, save_trees)
         run_dir = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.name}"
         t0 = time.perf_counter()
         result = execute.run(cfg, runtime, run_dir, force=force, progress=progress, figures=figures)
@@ -172,6 +173,13 @@ def run_cmd(
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     figures: Annotated[bool, typer.Option(help="Write the PNG figures.")] = True,
+    save_trees: Annotated[
+        bool,
+        typer.Option(
+            help="Write each cell's search tree (trees/<cell>.html viewer and .dot) and, on maze "
+            "tasks, its plans (figures/plans/<cell>.png); see `mctd-eval view`."
+        ),
+    ] = False,
 ) -> None:
     """Run methods x tasks x budgets x prompts x seeds; resumable (finished cells are skipped)."""
     _run(
@@ -192,7 +200,41 @@ def run_cmd(
         force=force,
         progress=progress,
         figures=figures,
+        save_trees=save_trees,
     )
+
+
+@app.command()
+def view(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    cell: Annotated[
+        str | None,
+        typer.Option(help="A cell key (arith|p0|mcts|128|s0) or part of its file name."),
+    ] = None,
+    open_: Annotated[
+        bool, typer.Option("--open", help="Open the (single) matching viewer in a web browser.")
+    ] = False,
+) -> None:
+    """Print the paths of a run's tree viewers (written by `run --save-trees`), or open one."""
+    from mctd_eval.trees import find_trees
+
+    if not (run_dir / "config.json").is_file():
+        raise _fail(f"{run_dir} has no config.json: not an mctd-eval run directory")
+    pages = find_trees(run_dir, cell)
+    if not pages:
+        what = f" matching {cell!r}" if cell else ""
+        raise _fail(
+            f"no tree viewers{what} in {run_dir / 'trees'}; run with --save-trees (methods "
+            "without a search tree, such as greedy or best_of_n, have none)"
+        )
+    for page in pages:
+        typer.echo(str(page))
+    if open_:
+        if len(pages) > 1:
+            raise _fail(f"{len(pages)} viewers match; narrow --cell to open one")
+        import webbrowser
+
+        webbrowser.open(pages[0].resolve().as_uri())
 
 
 @app.command()

@@ -148,6 +148,7 @@ class Runtime:
     address: str | None = None
     workers: int = 2
     threads: int | None = 1
+    save_trees: bool = False  # rows carry tree viewers / plan figures (mctd_eval.trees)
 
 
 def _names(given: list[str], valid: dict[str, Any], what: str) -> list[str]:

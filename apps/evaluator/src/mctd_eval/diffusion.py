@@ -88,7 +88,11 @@ def _read_checkpoint(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
 
 
 class DiffusionRunner:
-    """Runs the cells of a diffusion-task configuration on one loaded denoiser."""
+    """Runs the cells of a diffusion-task configuration on one loaded denoiser. Rows carry the
+    method's samples (``samples_xy``, for the scatter figure); with ``save_trees`` the tree
+    methods' rows also carry their tree viewer files (``mctd_eval.trees``)."""
+
+    save_trees = False
 
     def __init__(self, cfg: RunConfig, threads: int | None = None) -> None:
         if threads:
@@ -117,6 +121,7 @@ class DiffusionRunner:
             branch_every=int(p["branch_every"]),
             n_out=int(p["n_out"]),
             parallel=int(p["parallel"]),
+            keep=True,
             **kw,
         )
         row: dict[str, Any] = {
@@ -139,4 +144,7 @@ class DiffusionRunner:
             "coverage": m["coverage"],
             "n_samples": int(m["n"]),
         }
+        from mctd_eval.samples import diffusion_extras
+
+        row.update(diffusion_extras(cell, m["run"], self.save_trees))
         return clean(row)

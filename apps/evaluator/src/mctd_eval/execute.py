@@ -25,6 +25,7 @@ from mctd_eval.figures import write_figures
 from mctd_eval.rows import select
 from mctd_eval.rundir import ForeignRunError, RunDir, write_atomic
 from mctd_eval.summary import Group, aggregate, to_csv, to_markdown
+from mctd_eval.trees import FILES_KEY, write_files
 
 _DISTS = (
     "mctd-evaluator",
@@ -95,6 +96,7 @@ def run(
             )
             with bar:
                 for row in executor.run(todo):
+                    write_files(rd.path, row.pop(FILES_KEY, None) or {})  # before the row
                     rd.append(row)
                     bar.set_postfix_str(row["key"], refresh=False)
                     bar.update()
@@ -142,6 +144,10 @@ def _report(rd: RunDir, title: str | None, figures: bool) -> Outcome:
     write_atomic(rd.path / "summary.csv", to_csv(groups))
     write_atomic(rd.path / "summary.md", md)
     figs = write_figures(groups, rd.figures) if groups and figures else []
+    if groups and figures:
+        from mctd_eval.samples import write_sample_figures
+
+        figs += write_sample_figures(rows, config, rd.figures)
     return Outcome(rd.path, 0, len(rows), groups, md, figs, loaded.problems + notes)
 
 

@@ -37,7 +37,7 @@ class Executor(Protocol):
 
 class LocalExecutor:
     def __init__(self, identity: dict[str, Any], runtime: Runtime, progress: bool = True) -> None:
-        self.worker = CellWorker(identity, runtime.threads, progress)
+        self.worker = CellWorker(identity, runtime.threads, progress, runtime.save_trees)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         for cell in cells:
@@ -113,7 +113,8 @@ class RayExecutor:
                     ray.init(num_cpus=runtime.workers, **kw)
             remote: Any = ray.remote(num_cpus=1)(CellWorker)
             self.actors = [
-                remote.remote(identity, runtime.threads, False) for _ in range(runtime.workers)
+                remote.remote(identity, runtime.threads, False, runtime.save_trees)
+                for _ in range(runtime.workers)
             ]
             ray.get([a.ready.remote() for a in self.actors])
         except Exception as err:

@@ -2,7 +2,7 @@
 diversity vs reward (language-model tasks), MMD vs NFE, mean reward vs NFE and time per cell
 (diffusion tasks), or success vs NFE and success vs planning time (maze tasks); one panel per
 task, one line per method through its budgets, with the 95% interval of the y value as error
-bars."""
+bars (range-respecting: see ``stats.estimate``) and the number of cells per point in the legend."""
 
 from __future__ import annotations
 
@@ -73,11 +73,21 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                     if g.task == task and g.method == m and xk in g.metrics and yk in g.metrics
                 ]
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
+                ns = sorted({g.n for g in groups if g.task == task and g.method == m})
+                n_label = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
                 if pts:
                     xs = [p[0] for p in pts]
                     ys = [p[1] for p in pts]
                     err = [[_gap(p[1] - p[2].lo) for p in pts], [_gap(p[2].hi - p[1]) for p in pts]]
-                    ax.errorbar(xs, ys, yerr=err, marker="o", color=colors[m], label=m, capsize=3)
+                    ax.errorbar(
+                        xs,
+                        ys,
+                        yerr=err,
+                        marker="o",
+                        color=colors[m],
+                        label=f"{m} ({n_label})",
+                        capsize=3,
+                    )
             ax.set_title(task)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)

@@ -110,7 +110,10 @@ def _best_of_n_param(cfg: RunConfig) -> int | None:
 
 
 class MazeRunner:
-    """Runs the cells of a maze-task configuration on its loaded planners."""
+    """Runs the cells of a maze-task configuration on its loaded planners (``save_trees``: rows
+    also carry the plan figure and MCTD's tree viewer, see ``mctd_eval.plans``)."""
+
+    save_trees = False
 
     def __init__(self, cfg: RunConfig, threads: int | None = None) -> None:
         if threads:
@@ -193,4 +196,9 @@ class MazeRunner:
             "matched_nfe": matched,
             **{k: r.get(k) for k in _EXTRA},
         }
+        if self.save_trees:
+            from mctd_eval.plans import maze_files
+            from mctd_eval.trees import FILES_KEY
+
+            row[FILES_KEY] = maze_files(self, cell, n, row)
         return clean(row)

@@ -25,7 +25,7 @@ from mctd_tree.files import atomic_write
 
 CONFIG = "config.json"
 RESULTS = "results.jsonl"
-OWNED = (CONFIG, RESULTS, "summary.csv", "summary.md", "figures")
+OWNED = (CONFIG, RESULTS, "summary.csv", "summary.md", "figures", "trees")
 
 
 class ForeignRunError(UserError):

@@ -35,7 +35,10 @@ TIMING_FIELDS = ("wall_s",)
 
 
 class CellRunner:
-    """Runs cells of one configuration on one loaded model."""
+    """Runs cells of one configuration on one loaded model (``save_trees``: rows carry their
+    tree viewer files, see ``mctd_eval.trees``)."""
+
+    save_trees = False
 
     def __init__(self, lm: LanguageModel, cfg: RunConfig) -> None:
         self.lm = lm
@@ -115,6 +118,11 @@ class CellRunner:
             "answer": text[:ANSWER_CHARS],
             "answer_tokens": [int(t) for t in answer],
         }
+        if self.save_trees:
+            from mctd_eval.trees import FILES_KEY, lm_files
+
+            files = lm_files(cell.key, result, problem, lm.decode, params, cell.method)
+            row.update({FILES_KEY: files} if files else {})
         return clean(row)
 
 

@@ -3,7 +3,8 @@ task / method / budget (columns per task family: language-model, diffusion, maze
 
 The tables are a pure function of the rows (sorted by cell key first, so file order never matters)
 and of the run's configuration (for ordering and the task metric columns): `report` rebuilds them
-byte for byte. Success uses a Wilson interval, every other metric a Student-t one (`stats`).
+byte for byte. Success uses a Wilson interval, non-negative and [0, 1] metrics t-intervals on the
+log / logit scale (never outside the range), others a Student-t one (`stats.estimate`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mctd_eval.stats import Estimate, mean_ci, rate_ci
+from mctd_eval.stats import Estimate, estimate
 from mctd_eval.tasks import TASKS, task_family
 
 COMMON = (
@@ -95,7 +96,7 @@ def aggregate(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> list[Gr
         ms = {}
         for name in metric_names(key[0]):
             vals = [r.get(name) for r in rs]
-            ms[name] = rate_ci(vals) if name == "success" else mean_ci(vals)
+            ms[name] = estimate(name, vals)
         out.append(Group(*key, n=len(rs), metrics=ms))
     return out
 
@@ -133,6 +134,8 @@ def _pm(e: Estimate, digits: int = 3) -> str:
         return "-"
     if math.isnan(e.lo):
         return f"{e.mean:.{digits}g}"
+    if not e.symmetric:  # a range-respecting interval (stats.estimate): show its ends
+        return f"{e.mean:.{digits}g} [{e.lo:.2g}, {e.hi:.2g}]"
     return f"{e.mean:.{digits}g} ± {e.half_width:.2g}"
 
 
@@ -233,7 +236,9 @@ def _diffusion_preamble(c: dict[str, Any]) -> list[str]:
         "(sliced W2) = distance of the method's samples to exact draws of the tilted target "
         "p(x) exp(lam r(x)) / Z (lower is better); mean_reward = mean reward of the samples; "
         "best_reward = best reward found; coverage = share of the target's modes holding "
-        "samples. Values are means over seeds ± the 95% t-interval half-width.",
+        "samples. Values are means over seeds ± the 95% t-interval half-width, or [lo, hi] for "
+        "metrics that cannot be negative or leave [0, 1] (t-interval on the log / logit scale); "
+        "n = cells per row.",
     ]
 
 
@@ -248,7 +253,8 @@ def _lm_preamble(c: dict[str, Any]) -> list[str]:
         "calls = forward calls; s/prompt = wall time of the method per prompt; ppl = perplexity "
         "of the answer's tokens only; distinct-2 and dissim. = diversity across the samples a "
         "method returned for one prompt; success = the task's own criterion. Values are means "
-        "over prompts and seeds, ± the 95% t-interval half-width; success with a Wilson 95% "
+        "over prompts and seeds, ± the 95% t-interval half-width ([lo, hi] on the log / logit "
+        "scale for non-negative and [0, 1] metrics); success with a Wilson 95% "
         "interval. Budget 'natural': no budget knob (greedy, beam).",
     ]
 

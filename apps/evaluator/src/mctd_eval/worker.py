@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 class CellWorker:
     def __init__(
-        self, identity: dict[str, Any], threads: int | None = None, progress: bool = True
+        self,
+        identity: dict[str, Any],
+        threads: int | None = None,
+        progress: bool = True,
+        save_trees: bool = False,
     ) -> None:
         cfg = RunConfig.from_identity(identity)
         self.runner: CellRunner | DiffusionRunner | MazeRunner
@@ -34,6 +38,7 @@ class CellWorker:
         else:
             self.lm = load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
             self.runner = CellRunner(self.lm, cfg)
+        self.runner.save_trees = save_trees
 
     def ready(self) -> bool:
         return True

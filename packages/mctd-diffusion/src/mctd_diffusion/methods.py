@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from mctd_tree import Budget, dts, dts_star, sample_tree
+from mctd_tree import Budget, Tree, dts, dts_star, sample_tree
 
 from mctd_diffusion.problem import DenoisingProblem
 from mctd_diffusion.sampling import ancestral, best_of_groups, importance_resample
@@ -30,7 +30,8 @@ METHODS = ("dts", "dts_star", "best_of_n", "importance", "smc", "guidance")
 
 @dataclass
 class MethodRun:
-    """Samples (n, *shape) with their rewards, the best reward found, and the compute spent."""
+    """Samples (n, *shape) with their rewards, the best reward found, the compute spent, and
+    the search tree of the tree methods (``dts``, ``dts_star``; None for the others)."""
 
     samples: np.ndarray
     rewards: np.ndarray
@@ -38,6 +39,7 @@ class MethodRun:
     nfe: int
     calls: int
     wall_time: float
+    tree: Tree | None = None
 
 
 def run_method(
@@ -61,15 +63,17 @@ def run_method(
     start, t0 = problem.counters.snapshot(), time.perf_counter()
     rng = np.random.default_rng(seed)
     steps = problem.num_steps
+    tree = None
     widen = {"lam": lam, "parallel": parallel, "c_widen": c_widen, "alpha": alpha}
     if method == "dts":
         res = dts(problem, Budget(nfe=nfe), select_lam=select_lam, rng=rng, **widen)
         assert res.tree is not None
         states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
-        best = res.best_reward
+        best, tree = res.best_reward, res.tree
     elif method == "dts_star":
         res = dts_star(problem, Budget(nfe=nfe), rng=rng, **widen)
         states, best = [s for s, _ in res.samples[-n_out:]], res.best_reward
+        tree = res.tree
     elif method in ("best_of_n", "importance"):
         draws, rewards = ancestral(problem, _count(nfe, steps), rng)
         if method == "best_of_n":
@@ -93,7 +97,7 @@ def run_method(
     used = problem.counters.since(start)
     x = problem.to_array(states)
     return MethodRun(
-        x, problem.rewards(states), best, used.nfe, used.calls, time.perf_counter() - t0
+        x, problem.rewards(states), best, used.nfe, used.calls, time.perf_counter() - t0, tree
     )
 
 

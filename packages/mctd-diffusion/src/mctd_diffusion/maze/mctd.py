@@ -51,6 +51,8 @@ class SearchLog:
     best_valid: tuple[float, np.ndarray] | None = None  # (min distance, plan)
     best_any: tuple[float, np.ndarray] | None = None
     values: list[float] = field(default_factory=list)
+    plans: list[np.ndarray] = field(default_factory=list)  # every simulated plan, in order
+    rejected_flags: list[bool] = field(default_factory=list)  # ... and whether it was rejected
 
 
 class MazePlanProblem:
@@ -183,6 +185,8 @@ class MazePlanProblem:
         log.simulated += 1
         log.rejected += int(rejected)
         log.values.append(float(value))
+        log.plans.append(plan)
+        log.rejected_flags.append(bool(rejected))
         if value > 0 and (log.best_reached is None or value > log.best_reached[0]):
             log.best_reached = (float(value), cut_at_reach(plan, k, self.goal))
         if not rejected and (log.best_valid is None or dist < log.best_valid[0]):

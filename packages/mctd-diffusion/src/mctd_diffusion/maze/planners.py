@@ -30,7 +30,11 @@ from mctd_diffusion.maze.value import REACH, cut_at_reach, score_plans
 
 @dataclass
 class PlanResult:
-    """A plan (S, 2) in world frame, held ``hold`` env steps per state, and its search counters."""
+    """A plan (S, 2) in world frame, held ``hold`` env steps per state, and its search counters.
+
+    ``info`` also holds, for figures, ``candidates`` (every complete plan the planner made or
+    simulated, (S, 2) each) with ``rejected`` flags, and for MCTD the search ``tree`` and the
+    guidance ``levels`` its actions index."""
 
     plan: np.ndarray
     hold: int
@@ -104,18 +108,13 @@ def _sample(
     else:
         zero = torch.zeros(b, dtype=torch.long)
         x = den.advance(x, st, gl, zero, torch.full((b,), den.last_row), s, jump=1)
-    plan, rule, rej = _pick(
-        den,
-        maze,
-        den.decode(x, np.asarray(start, float)),
-        start,
-        goal,
-        default_warp(den, warp_factor),
-    )
-    used = den.counters.since(c0)
-    return PlanResult(
-        plan, den.cfg.every, used.nfe, used.calls, time.perf_counter() - t0, b, b, rej, rule
-    )
+    plans = den.decode(x, np.asarray(start, float))
+    warp = default_warp(den, warp_factor)
+    plan, rule, rej = _pick(den, maze, plans, start, goal, warp)
+    used, wall = den.counters.since(c0), time.perf_counter() - t0
+    flags = score_plans(maze, plans, start, goal, den.cfg.every, warp, REACH).rejected  # figures
+    info = {"candidates": list(plans), "rejected": [bool(f) for f in flags]}
+    return PlanResult(plan, den.cfg.every, used.nfe, used.calls, wall, b, b, rej, rule, info)
 
 
 def plan_diffuser(
@@ -217,5 +216,13 @@ def plan_mctd(
         problem.log.simulated,
         problem.log.rejected,
         rule,
-        {"iterations": st.iterations, "stopped_early": st.stopped_early, "max_depth": st.max_depth},
+        {
+            "iterations": st.iterations,
+            "stopped_early": st.stopped_early,
+            "max_depth": st.max_depth,
+            "candidates": problem.log.plans,
+            "rejected": problem.log.rejected_flags,
+            "tree": res.tree,
+            "levels": tuple(levels),
+        },
     )

@@ -110,13 +110,15 @@ def evaluate_cell(
     branch_every: int = 10,
     n_out: int = 256,
     parallel: int = 32,
+    keep: bool = False,
     **method_kwargs: float,
 ) -> dict[str, Any]:
     """One (method, NFE budget, seed) cell of the gmm2d benchmark: metrics vs the tilted target.
 
     Builds the problem (stochastic DDIM eta = 1, ``num_steps`` steps, branching every
     ``branch_every``), runs the method (``method_kwargs``: e.g. DTS's ``c_widen``, ``alpha``) and
-    scores its samples with ``evaluate``.
+    scores its samples with ``evaluate``. ``keep``: also return the ``MethodRun`` (samples,
+    rewards, tree) under ``"run"``, for figures and tree viewers.
     """
     from mctd_diffusion.methods import run_method
     from mctd_diffusion.problem import DenoisingProblem
@@ -150,4 +152,6 @@ def evaluate_cell(
         calls=run.calls,
         wall_time=run.wall_time,
     )
+    if keep:
+        metrics["run"] = run
     return metrics
