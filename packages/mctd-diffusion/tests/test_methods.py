@@ -73,6 +73,7 @@ def test_guidance_with_a_constant_reward_is_plain_sampling() -> None:
     run = run_method("guidance", p, 200, lam=3.0, n_out=4, seed=0)
     assert run.best_reward == 0.0 and np.isfinite(run.samples).all()
 
+
 def test_evaluate_cell_keeps_the_run_for_figures() -> None:
     task = Gmm2dTask(num_train_timesteps=100)
     model = ExactMixtureDenoiser(task.mixture(), task.scheduler())

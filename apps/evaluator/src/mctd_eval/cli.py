@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from mctd_tree.errors import describe, user_errors
+from mctd_tree.errors import UserError, describe, user_errors
 
 from mctd_eval import __version__
 
@@ -218,20 +218,21 @@ def view(
     """Print the paths of a run's tree viewers (written by `run --save-trees`), or open one."""
     from mctd_eval.trees import find_trees
 
-    if not (run_dir / "config.json").is_file():
-        raise _fail(f"{run_dir} has no config.json: not an mctd-eval run directory")
-    pages = find_trees(run_dir, cell)
-    if not pages:
-        what = f" matching {cell!r}" if cell else ""
-        raise _fail(
-            f"no tree viewers{what} in {run_dir / 'trees'}; run with --save-trees (methods "
-            "without a search tree, such as greedy or best_of_n, have none)"
-        )
+    with _errors("mctd-eval view"):
+        if not (run_dir / "config.json").is_file():
+            raise UserError(f"{run_dir} has no config.json: not an mctd-eval run directory")
+        pages = find_trees(run_dir, cell)
+        if not pages:
+            what = f" matching {cell!r}" if cell else ""
+            raise UserError(
+                f"no tree viewers{what} in {run_dir / 'trees'}; run with --save-trees (methods "
+                "without a search tree, such as greedy or best_of_n, have none)"
+            )
+        if open_ and len(pages) > 1:
+            raise UserError(f"{len(pages)} viewers match; narrow --cell to open one")
     for page in pages:
         typer.echo(str(page))
     if open_:
-        if len(pages) > 1:
-            raise _fail(f"{len(pages)} viewers match; narrow --cell to open one")
         import webbrowser
 
         webbrowser.open(pages[0].resolve().as_uri())
