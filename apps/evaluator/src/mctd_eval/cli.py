@@ -238,7 +238,7 @@ def list_cmd(
                 "description": t.description,
                 "family": t.family,
                 "methods": list(FAMILIES[t.family]),
-                "params": t().params(),
+                "params": t.default_params(),
             }
             for n, t in TASKS.items()
         },

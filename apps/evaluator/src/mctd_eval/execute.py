@@ -60,12 +60,15 @@ def run(
     force: bool = False,
     progress: bool = True,
     figures: bool = True,
+    lm: Any = None,
 ) -> Outcome:
+    """Run ``cfg`` into ``out`` (resumable); ``lm``: an already loaded model to use instead of
+    loading ``cfg.model`` (local executor only; `mctd_eval.evaluate`)."""
     cfg = cfg.resolved()
     identity = cfg.identity()
     rd = RunDir(out)
     rd.check(identity, force)
-    executor = make_executor(identity, runtime, progress)
+    executor = make_executor(identity, runtime, progress, lm)
     try:
         doc = {"config": identity, "name": cfg.name, "runtime": asdict(runtime)}
         doc["versions"] = versions()

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 class CellWorker:
     def __init__(
-        self, identity: dict[str, Any], threads: int | None = None, progress: bool = True
+        self,
+        identity: dict[str, Any],
+        threads: int | None = None,
+        progress: bool = True,
+        lm: Any = None,
     ) -> None:
         cfg = RunConfig.from_identity(identity)
         self.runner: CellRunner | DiffusionRunner | MazeRunner
@@ -32,7 +36,8 @@ class CellWorker:
             self.lm = None
             self.runner = DiffusionRunner(cfg, threads)
         else:
-            self.lm = load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
+            # ``lm``: a model already loaded in this process (mctd_eval.evaluate)
+            self.lm = lm or load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
             self.runner = CellRunner(self.lm, cfg)
 
     def ready(self) -> bool:

@@ -3,6 +3,7 @@
 numpy + scipy only (statsmodels, for the dataset loaders, is the optional ``data`` extra).
 """
 
+from mctd_spectral.baselines import naive_forecast, seasonal_naive_forecast
 from mctd_spectral.codec import Scaler, SeriesCodec
 from mctd_spectral.datasets import (
     check_series_spec,
@@ -59,10 +60,12 @@ __all__ = [
     "log_spectral_distance",
     "mae",
     "mase",
+    "naive_forecast",
     "periodogram_psd",
     "reference_from_history",
     "reference_psd",
     "register_series",
+    "seasonal_naive_forecast",
     "seasonal_naive_scale",
     "series_from_values",
     "sliding_windows",
