@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from mctd_eval.rewards import Context, PromptRow, checked_scores, parse_spec
 from mctd_eval.tasks import get_task
 from mctd_eval.tasks.fluency import mean_logprob, token_logprobs
+from mctd_eval.tasks.rewards import Context, PromptRow, checked_scores, parse_spec
 
 ROWS = [
     {"prompt": "Tom has 17 apples and buys 26 more. How many?", "answer": 43, "id": "apples"},
@@ -107,8 +107,6 @@ def test_likelihood_is_the_mean_token_logprob(tiny_lm: Any) -> None:
     prompt = tiny_lm.encode("what is 2+2?")
     ctx = _ctx({"prompt": "what is 2+2?"}, tiny_lm, prompt)
     got = checked_scores(parse_spec("likelihood"), ["4", "four"], ctx, "reward")
-    want = [mean_logprob(lp) for lp in token_logprobs(tiny_lm, prompt, [[8], [11, 20, 26, 23]])]
-    assert tiny_lm.encode("4") == [40] or True  # the char tokenizer's ids are checked below
     ids = [tiny_lm.encode("4"), tiny_lm.encode("four")]
     want = [mean_logprob(lp) for lp in token_logprobs(tiny_lm, prompt, ids)]
     np.testing.assert_allclose(got, want)
@@ -140,8 +138,18 @@ def test_every_reward_runs_through_the_task(
     out = tmp_path / "run"
     sets = ["--set", f"prompts.file={files['qs']}", "--set", f"prompts.reward={reward}"]
     sets += ["--set", f"prompts.metric={metric}"] if metric else []
-    res = toy_run(out, "--tasks", "prompts", "--methods", "greedy,best_of_n", "--budgets", "30",
-                  "--prompts", "5", *sets)  # fmt: skip
+    res = toy_run(
+        out,
+        "--tasks",
+        "prompts",
+        "--methods",
+        "greedy,best_of_n",
+        "--budgets",
+        "30",
+        "--prompts",
+        "5",
+        *sets,
+    )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 6  # 3 rows in the file (--prompts 5 is capped) x 2 methods
@@ -154,8 +162,19 @@ def test_every_reward_runs_through_the_task(
 def test_keywords_reward_reads_the_row_metadata(tmp_path: Path, toy_run: Any) -> None:
     qs = _write(tmp_path / "kw.jsonl", [{"prompt": "Use red and sky.", "keywords": ["a", "e"]}])
     out = tmp_path / "run"
-    res = toy_run(out, "--tasks", "prompts", "--methods", "best_of_n", "--budgets", "60",
-                  "--set", f"prompts.file={qs}", "--set", "prompts.reward=keywords")  # fmt: skip
+    res = toy_run(
+        out,
+        "--tasks",
+        "prompts",
+        "--methods",
+        "best_of_n",
+        "--budgets",
+        "60",
+        "--set",
+        f"prompts.file={qs}",
+        "--set",
+        "prompts.reward=keywords",
+    )
     assert res.exit_code == 0, res.output
     row = json.loads((out / "results.jsonl").read_text())
     assert row["reward_sees_truth"] is False and row["reward"] == row["score"]
@@ -195,14 +214,19 @@ def test_a_reward_that_does_not_name_answer_never_gets_it(files: dict[str, Path]
     ],
 )
 def test_bad_input_is_one_line_naming_file_and_line(
-    files: dict[str, Path], tmp_path: Path, toy_run: Any, lines: list[Any], sets: list[str],
+    files: dict[str, Path],
+    tmp_path: Path,
+    toy_run: Any,
+    lines: list[Any],
+    sets: list[str],
     message: str,
-) -> None:  # fmt: skip
+) -> None:
     qs = _write(tmp_path / "qs.jsonl", lines) if lines != ROWS else files["qs"]
     out = tmp_path / "run"
     extra = [a for s in sets for a in ("--set", s.format(rw=files["rw"], broken=files["broken"]))]
-    res = toy_run(out, "--tasks", "prompts", "--methods", "greedy", "--set", f"prompts.file={qs}",
-                  *extra)  # fmt: skip
+    res = toy_run(
+        out, "--tasks", "prompts", "--methods", "greedy", "--set", f"prompts.file={qs}", *extra
+    )
     assert res.exit_code == 2, res.output
     assert message in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1, res.output
@@ -214,9 +238,19 @@ def test_a_raise_during_the_search_names_file_line_and_code(
 ) -> None:
     """`late` passes the empty-completion probe, then raises on the first real text."""
     out = tmp_path / "run"
-    res = toy_run(out, "--tasks", "prompts", "--methods", "best_of_n", "--budgets", "30",
-                  "--set", f"prompts.file={files['qs']}",
-                  "--set", f"prompts.reward=python:{files['rw']}:late")  # fmt: skip
+    res = toy_run(
+        out,
+        "--tasks",
+        "prompts",
+        "--methods",
+        "best_of_n",
+        "--budgets",
+        "30",
+        "--set",
+        f"prompts.file={files['qs']}",
+        "--set",
+        f"prompts.reward=python:{files['rw']}:late",
+    )
     assert res.exit_code == 2, res.output
     line = res.output.strip()
     assert f"{files['qs']}:1: reward 'python:{files['rw']}:late' raised KeyError: 'late'" in line

@@ -61,7 +61,7 @@ def evaluate(
     progress: bool = False,
     figures: bool = False,
 ) -> Evaluation:
-    """Evaluate search methods on your prompts with a reward spec (see `mctd_eval.rewards`).
+    """Evaluate search methods on your prompts with a reward spec (see `mctd_eval.tasks.rewards`).
 
     ``model_or_lm``: a model name for ``backend`` ("default", a Hugging Face id, a local path) or
     a loaded `LanguageModel` (used as is; the run records ``in-process:<class>``). ``prompts``: a

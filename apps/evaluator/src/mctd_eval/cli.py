@@ -230,7 +230,7 @@ def list_cmd(
     from mctd_eval.backends import BACKENDS
     from mctd_eval.config import PRESETS
     from mctd_eval.methods import FAMILIES
-    from mctd_eval.tasks import TASKS
+    from mctd_eval.tasks import BROKEN, TASKS
 
     info = {
         "tasks": {
@@ -257,6 +257,7 @@ def list_cmd(
         "backends": list(BACKENDS),
         "presets": PRESETS,
         "series": list_series(),
+        "broken_tasks": dict(BROKEN),
     }
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -280,7 +281,11 @@ def list_cmd(
     typer.echo(f"backends: {', '.join(info['backends'])}")
     for n, p in PRESETS.items():
         typer.echo(f"preset {n}: {json.dumps(p)}")
-    typer.echo(f"forecast series: {', '.join(info['series'])}")
+    typer.echo(
+        f"forecast series: {', '.join(info['series'])}, statsmodels:DATASET:COLUMN, csv:PATH:COLUMN"
+    )
+    for why in BROKEN.values():
+        typer.echo(f"broken task plug-in: {why}")
 
 
 def main() -> None:

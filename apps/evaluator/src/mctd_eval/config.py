@@ -23,7 +23,7 @@ import numpy as np
 
 from mctd_eval.backends import BACKENDS
 from mctd_eval.methods import FAMILIES, METHODS, all_method_names, get_method
-from mctd_eval.tasks import TASKS, get_task, task_family
+from mctd_eval.tasks import BROKEN, TASKS, get_task, task_family
 
 DETERMINISTIC = ("greedy", "beam")
 SAMPLING_KEYS = ("temperature", "top_p", "chunk")
@@ -67,6 +67,9 @@ class RunConfig:
 
     def resolved(self) -> RunConfig:
         """Validated copy with every task and method parameter filled in (clear errors)."""
+        for t in self.tasks:  # a plug-in that failed to load says why
+            if t in BROKEN:
+                raise ValueError(BROKEN[t])
         tasks = _names(self.tasks, TASKS, "task")
         family = run_family(tasks)
         registry = FAMILIES[family]

@@ -5,8 +5,8 @@ optional ``answer`` (any JSON value) and any other fields (metadata: ``id`` labe
 ``keywords`` feeds the keywords reward, a ``python:`` reward receives them as ``meta``). Instances
 are the rows in file order (``--prompts`` takes the first N; ``seed`` is unused).
 
-The search reward is the spec ``reward`` (`mctd_eval.rewards`); it receives the answer only if the
-spec needs it (``number``, ``exact``, a ``python:`` function naming ``answer``), and the rows
+The search reward is the spec ``reward`` (`mctd_eval.tasks.rewards`); it receives the answer only
+if the spec needs it (``number``, ``exact``, a ``python:`` function naming ``answer``), and the rows
 record that in ``reward_sees_truth``. The evaluation is the spec ``metric`` (default: the same as
 ``reward``; it always sees the answer): ``score`` is its value on the method's answer and success
 = score >= ``threshold``. ``likelihood`` is a search reward only (evaluation runs no model; the
@@ -33,7 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 from mctd_tree.protocols import LanguageModel
 
-from mctd_eval.rewards import (
+from mctd_eval.tasks.base import Instance, TaskBase
+from mctd_eval.tasks.rewards import (
     Context,
     PromptRow,
     RewardSpecError,
@@ -41,7 +42,6 @@ from mctd_eval.rewards import (
     checked_scores,
     parse_spec,
 )
-from mctd_eval.tasks.base import Instance, TaskBase
 
 
 class PromptsFileError(ValueError):
