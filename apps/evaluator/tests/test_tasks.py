@@ -18,6 +18,7 @@ def test_registry_lists_valid_names() -> None:
         "forecast",
         "arith",
         "keywords",
+        "prompts",
         "gmm2d",
         "maze-medium",
         "maze-large",

@@ -83,3 +83,17 @@ def test_forecast_metrics_table_row() -> None:
     assert row["mae"] == 0.0 and row["smape"] == 0.0
     with pytest.raises(ValueError, match="y_train"):
         forecast_metrics(Y, YHAT, [1.0, np.nan])
+
+
+def test_naive_and_seasonal_naive_forecasts_by_hand() -> None:
+    from mctd_spectral import naive_forecast, seasonal_naive_forecast
+
+    y = [1.0, 5.0, 2.0, 6.0, 3.0, 7.0]
+    assert naive_forecast(y, 3).tolist() == [7.0, 7.0, 7.0]
+    assert seasonal_naive_forecast(y, 5, m=2).tolist() == [3.0, 7.0, 3.0, 7.0, 3.0]
+    assert seasonal_naive_forecast(y, 4, m=3).tolist() == [6.0, 3.0, 7.0, 6.0]
+    assert seasonal_naive_forecast(y, 2, m=1).tolist() == naive_forecast(y, 2).tolist()
+    with pytest.raises(ValueError, match="horizon"):
+        naive_forecast(y, 0)
+    with pytest.raises(ValueError, match="too short"):
+        seasonal_naive_forecast([1.0], 2, m=2)

@@ -1,3 +1,21 @@
-"""mctd-eval."""
+"""mctd-eval: search methods x tasks x NFE budgets, measured honestly.
 
-__version__ = "0.3.0"
+``mctd_eval.evaluate(model_or_lm, prompts, reward, methods=..., budgets=..., seeds=...)`` is the
+Python API (`mctd_eval.api`); ``mctd-eval`` the command line. Both run the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.4.0"
+__all__ = ["Evaluation", "__version__", "evaluate"]
+
+
+def __getattr__(name: str) -> Any:
+    """``evaluate`` and ``Evaluation``, imported on first use (``--version`` stays fast)."""
+    if name in ("evaluate", "Evaluation"):
+        from mctd_eval import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mctd_eval' has no attribute {name!r}")

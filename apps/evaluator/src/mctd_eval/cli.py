@@ -274,7 +274,7 @@ def list_cmd(
     from mctd_eval.backends import BACKENDS
     from mctd_eval.config import PRESETS
     from mctd_eval.methods import FAMILIES
-    from mctd_eval.tasks import TASKS
+    from mctd_eval.tasks import BROKEN, TASKS
 
     info = {
         "tasks": {
@@ -282,7 +282,7 @@ def list_cmd(
                 "description": t.description,
                 "family": t.family,
                 "methods": list(FAMILIES[t.family]),
-                "params": t().params(),
+                "params": t.default_params(),
             }
             for n, t in TASKS.items()
         },
@@ -301,6 +301,7 @@ def list_cmd(
         "backends": list(BACKENDS),
         "presets": PRESETS,
         "series": list_series(),
+        "broken_tasks": dict(BROKEN),
     }
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -324,7 +325,11 @@ def list_cmd(
     typer.echo(f"backends: {', '.join(info['backends'])}")
     for n, p in PRESETS.items():
         typer.echo(f"preset {n}: {json.dumps(p)}")
-    typer.echo(f"forecast series: {', '.join(info['series'])}")
+    typer.echo(
+        f"forecast series: {', '.join(info['series'])}, statsmodels:DATASET:COLUMN, csv:PATH:COLUMN"
+    )
+    for why in BROKEN.values():
+        typer.echo(f"broken task plug-in: {why}")
 
 
 def main() -> None:

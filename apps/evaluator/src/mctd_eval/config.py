@@ -3,7 +3,9 @@
 A run is tasks x prompts x methods x budgets x seeds. Budgeted methods run once per budget;
 greedy and beam (no budget knob; diffuser and df on maze tasks) once per prompt with
 ``budget = None`` ("natural"). Deterministic methods (greedy, beam) run for the first seed only.
-A task with a fixed set of instances (``max_instances``: gmm2d 1, the mazes 5) caps ``prompts``.
+A task with a fixed set of instances (``instance_cap``: gmm2d 1, the mazes 5, a prompts file its
+rows) caps ``prompts``; a task's model-free reference methods (forecast's naive baselines) add one
+cell per prompt.
 
 `RunConfig.identity()` is what a run directory must match to be resumed: everything that changes
 results. Execution settings (executor, workers, threads) are kept apart in `Runtime`.
@@ -22,7 +24,7 @@ from mctd_tree.errors import UserError
 
 from mctd_eval.backends import BACKENDS
 from mctd_eval.methods import FAMILIES, METHODS, all_method_names, get_method
-from mctd_eval.tasks import TASKS, family_tasks, get_task, task_family
+from mctd_eval.tasks import BROKEN, TASKS, get_task, task_family
 
 DETERMINISTIC = ("greedy", "beam")
 SAMPLING_KEYS = ("temperature", "top_p", "chunk")
@@ -66,6 +68,9 @@ class RunConfig:
 
     def resolved(self) -> RunConfig:
         """Validated copy with every task and method parameter filled in (clear errors)."""
+        for t in self.tasks:  # a plug-in that failed to load says why
+            if t in BROKEN:
+                raise ValueError(BROKEN[t])
         tasks = _names(self.tasks, TASKS, "task")
         family = run_family(tasks)
         registry = FAMILIES[family]
@@ -126,13 +131,16 @@ class RunConfig:
         out = []
         registry = FAMILIES[self.family]
         for task in self.tasks:
-            cap = TASKS[task].max_instances
+            built = get_task(task, self.task_params.get(task))
+            cap = built.instance_cap()
             prompts = self.prompts if cap is None else min(self.prompts, cap)
             for prompt in range(prompts):
                 for method in self.methods:
                     budgets = self.budgets if registry[method].budgeted else [None]
                     seeds = self.seeds[:1] if method in DETERMINISTIC else self.seeds
                     out += [Cell(task, prompt, method, b, s) for b in budgets for s in seeds]
+                # model-free reference rows (forecast baselines): once per prompt, NFE 0
+                out += [Cell(task, prompt, m, None, self.seeds[0]) for m in built.references()]
         return out
 
     @classmethod
@@ -265,7 +273,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "seeds": [0],
     },
     "standard": {
-        "tasks": family_tasks("lm"),
+        "tasks": ["forecast", "arith", "keywords"],
         "methods": list(METHODS),
         "budgets": [128, 256, 512, 1024],
         "prompts": 8,

@@ -66,7 +66,10 @@ def run(
     force: bool = False,
     progress: bool = True,
     figures: bool = True,
+    lm: Any = None,
 ) -> Outcome:
+    """Run ``cfg`` into ``out`` (resumable); ``lm``: an already loaded model to use instead of
+    loading ``cfg.model`` (local executor only; `mctd_eval.evaluate`)."""
     with user_errors():  # everything until the first write is validation of the user's input
         cfg = cfg.resolved()
     identity = cfg.identity()
@@ -74,7 +77,7 @@ def run(
         rd = RunDir(out)
         with user_errors():
             rd.check(identity, force)
-            executor = make_executor(identity, runtime, progress)
+            executor = make_executor(identity, runtime, progress, lm)
         try:
             _announce(lock, out)
             doc = {"config": identity, "name": cfg.name, "runtime": asdict(runtime)}

@@ -36,8 +36,10 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    def __init__(self, identity: dict[str, Any], runtime: Runtime, progress: bool = True) -> None:
-        self.worker = CellWorker(identity, runtime.threads, progress, runtime.save_trees)
+    def __init__(
+        self, identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
+    ) -> None:
+        self.worker = CellWorker(identity, runtime.threads, progress, runtime.save_trees, lm)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         for cell in cells:
@@ -145,10 +147,13 @@ class RayExecutor:
 
 
 def make_executor(
-    identity: dict[str, Any], runtime: Runtime, progress: bool = True
+    identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
 ) -> LocalExecutor | RayExecutor:
+    """The executor of ``runtime``; ``lm`` (an in-process model) runs locally only."""
     if runtime.executor == "local":
-        return LocalExecutor(identity, runtime, progress)
+        return LocalExecutor(identity, runtime, progress, lm)
+    if lm is not None:
+        raise ValueError("an in-process model runs on the local executor only")
     if runtime.executor == "ray":
         return RayExecutor(identity, runtime, progress)
     raise ValueError(f"unknown executor {runtime.executor!r}; valid executors: local, ray")

@@ -27,6 +27,7 @@ from mctd_eval.backends import clear_cache
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.diversity import diversity
 from mctd_eval.methods import get_method
+from mctd_eval.reference import reference_row
 from mctd_eval.tasks import Instance, TaskBase, get_task
 from mctd_eval.tasks.fluency import token_logprobs
 
@@ -57,6 +58,8 @@ class CellRunner:
         """One result row (JSON-ready; undefined metrics are None)."""
         task = self.tasks[cell.task]
         inst = instance if instance is not None else self.instance(cell.task, cell.prompt)
+        if cell.method in task.references():
+            return clean(reference_row(task, cell, inst))
         method = get_method(cell.method)
         lm = self.lm
         clear_cache(lm)

@@ -269,4 +269,6 @@ def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = ""
     out += _PREAMBLE[family](config)
     for task in dict.fromkeys(g.task for g in groups):
         out += ["", f"## {task}", "", task_table(groups, task)]
+        note = TASKS[task].table_note if task in TASKS else ""
+        out += ["", note] if note else []
     return "\n".join(out) + "\n"

@@ -22,6 +22,7 @@ class CellWorker:
         threads: int | None = None,
         progress: bool = True,
         save_trees: bool = False,
+        lm: Any = None,
     ) -> None:
         cfg = RunConfig.from_identity(identity)
         self.runner: CellRunner | DiffusionRunner | MazeRunner
@@ -36,7 +37,8 @@ class CellWorker:
             self.lm = None
             self.runner = DiffusionRunner(cfg, threads)
         else:
-            self.lm = load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
+            # ``lm``: a model already loaded in this process (mctd_eval.evaluate)
+            self.lm = lm or load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
             self.runner = CellRunner(self.lm, cfg)
         self.runner.save_trees = save_trees
 

@@ -1,56 +1,27 @@
-"""Real series from statsmodels' bundled datasets (offline), with train/forecast splits.
+"""Real series, offline: built-ins from statsmodels' bundled datasets, any statsmodels column
+(``statsmodels:DATASET:COLUMN``), a CSV column (``csv:PATH:COLUMN``) or your own series
+(`register_series`); with train/forecast splits.
 
 statsmodels is an optional dependency (the ``data`` extra: ``pip install 'mctd-spectral[data]'``)
-and is imported only when a series is loaded.
+and is imported only when a statsmodels series is loaded; CSV files need only the standard library.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import ModuleType
+from dataclasses import replace as replace_fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from mctd_spectral._validate import as_series
-
-
-@dataclass(frozen=True)
-class Series:
-    """A named real series.
-
-    ``freq``: sampling interval ("annual", "quarterly", "monthly", "weekly"). ``period``: the
-    seasonal period m used by MASE's seasonal-naive scale (1 = none). ``start``: label of the first
-    observation.
-    """
-
-    name: str
-    values: np.ndarray
-    freq: str
-    period: int
-    start: str
-    description: str
-
-    def __len__(self) -> int:
-        return int(self.values.size)
-
-
-def _statsmodels_datasets() -> ModuleType:
-    try:
-        return importlib.import_module("statsmodels.datasets")
-    except ImportError as exc:
-        raise ImportError(
-            "mctd_spectral.datasets needs statsmodels, which is an optional dependency: install "
-            "the 'data' extra, e.g. `pip install 'mctd-spectral[data]'` or "
-            "`uv sync --package mctd-spectral --extra data`"
-        ) from exc
+from mctd_spectral.series import Series, SeriesError, statsmodels_datasets
+from mctd_spectral.sources import from_csv, from_statsmodels, split_spec
 
 
 def _frame(module: str) -> Any:
-    return getattr(_statsmodels_datasets(), module).load_pandas().data
+    return getattr(statsmodels_datasets(), module).load_pandas().data
 
 
 def _sunspots() -> Series:
@@ -123,7 +94,7 @@ def _macro(column: str, description: str) -> Callable[[], Series]:
     return load
 
 
-_LOADERS: dict[str, Callable[[], Series]] = {
+_BUILTIN: dict[str, Callable[[], Series]] = {
     "sunspots": _sunspots,
     "co2": _co2,
     "nile": _nile,
@@ -132,22 +103,107 @@ _LOADERS: dict[str, Callable[[], Series]] = {
     "cpi": _macro("cpi", "Consumer price index."),
     "unemp": _macro("unemp", "Unemployment rate (%)."),
 }
+_REGISTERED: dict[str, Callable[[], Series]] = {}
 
 
 def list_series() -> list[str]:
-    """Names accepted by :func:`load_series`."""
-    return sorted(_LOADERS)
+    """Names accepted by :func:`load_series`: the built-in series and those registered with
+    :func:`register_series` (``statsmodels:`` and ``csv:`` specs are accepted too, not listed)."""
+    return sorted({**_BUILTIN, **_REGISTERED})
 
 
-def load_series(name: str) -> Series:
-    """Load a named real series (offline, from statsmodels' bundled data)."""
-    try:
-        loader = _LOADERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown series {name!r}; choose one of {', '.join(list_series())}"
-        ) from None
-    return loader()
+def register_series(
+    name: str, source: Series | Callable[[], Series], *, replace: bool = False
+) -> None:
+    """Make ``name`` loadable by :func:`load_series` (and so by ``forecast.series``).
+
+    ``source`` is a `Series` or a zero-argument function returning one (called at each load, so a
+    loader can read a file lazily). Names hold no ``:`` (that prefix is for specs); a built-in or
+    already registered name is refused unless ``replace``.
+    """
+    if not name or ":" in name:
+        raise ValueError(f"a series name must be non-empty and hold no ':', got {name!r}")
+    if not replace and (name in _BUILTIN or name in _REGISTERED):
+        raise ValueError(f"series {name!r} exists already; pass replace=True to replace it")
+    if isinstance(source, Series):
+        values = as_series(source.values, name=f"series {name!r}", min_length=2)
+        fixed = replace_fields(source, name=name, values=values)
+        _REGISTERED[name] = lambda: fixed
+    elif callable(source):
+        _REGISTERED[name] = source
+    else:
+        raise TypeError(
+            f"register_series takes a Series or a function returning one, not {source!r}"
+        )
+
+
+def unregister_series(name: str) -> None:
+    """Remove a series added by :func:`register_series` (built-ins stay)."""
+    _REGISTERED.pop(name, None)
+
+
+def series_from_values(
+    name: str,
+    values: ArrayLike,
+    *,
+    period: int = 1,
+    freq: str = "unknown",
+    start: str = "",
+    description: str = "",
+) -> Series:
+    """A `Series` from plain values (finite, at least 2), e.g. to pass to `register_series`."""
+    _check_period(period)
+    x = as_series(values, name=f"series {name!r}", min_length=2)
+    return Series(name, x, freq, int(period), start, description or f"{x.size} values")
+
+
+def load_series(spec: str, *, period: int | None = None) -> Series:
+    """Load a series (offline) by spec:
+
+    - a built-in name (:func:`list_series`) or one added with :func:`register_series`;
+    - ``statsmodels:DATASET:COLUMN``: a column of a dataset bundled with statsmodels (the ``data``
+      extra), e.g. ``statsmodels:danish_data:lrm``;
+    - ``csv:PATH:COLUMN``: a numeric column of a CSV file with a header row.
+
+    ``period`` (the season m, >= 1) overrides the series' own; otherwise it is inferred from the
+    data's dates where they say it (a dated index or date column: quarterly 4, monthly 12, weekly
+    52, daily 7, hourly 24; year and quarter/month columns), else 1 (see `sources.infer_period`).
+    Bad input raises `SeriesError` (a ValueError) naming the file and line where it can.
+    """
+    if period is not None:
+        _check_period(period)
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in _SOURCES:
+        series = _SOURCES[kind](rest, spec)
+    elif spec in _REGISTERED or spec in _BUILTIN:
+        series = (_REGISTERED.get(spec) or _BUILTIN[spec])()
+    else:
+        raise SeriesError(
+            f"unknown series {spec!r}; choose one of {', '.join(list_series())}, or "
+            "statsmodels:DATASET:COLUMN or csv:PATH:COLUMN"
+        )
+    return series if period is None else replace_fields(series, period=int(period))
+
+
+def check_series_spec(spec: str) -> None:
+    """Raise `SeriesError` if ``spec`` is neither a known name nor a well-formed source spec
+    (no data is read)."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in _SOURCES:
+        split_spec(rest, spec)
+    elif spec not in _REGISTERED and spec not in _BUILTIN:
+        load_series(spec)  # raises the "unknown series" error
+
+
+def _check_period(period: int) -> None:
+    if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 1:
+        raise SeriesError(f"a series period must be an integer >= 1, got {period!r}")
+
+
+_SOURCES: dict[str, Callable[[str, str], Series]] = {
+    "statsmodels": from_statsmodels,
+    "csv": from_csv,
+}
 
 
 def train_test_split(series: Series | ArrayLike, horizon: int) -> tuple[np.ndarray, np.ndarray]:

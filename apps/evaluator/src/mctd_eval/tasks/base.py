@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
 from mctd_tree.protocols import LanguageModel, Reward
@@ -39,7 +39,19 @@ class TaskBase(ABC):
     family: ClassVar[str] = "lm"  # which method registry applies: "lm", "diffusion" or "maze"
     metric_names: ClassVar[tuple[str, ...]] = ()
     max_instances: ClassVar[int | None] = None  # a fixed set of instances (None: unbounded)
+    table_note: ClassVar[str] = ""  # printed under the task's table in summary.md
     seed: int = 0
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        """The parameters' defaults, without building (and so validating) a task."""
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.default is not MISSING:
+                out[f.name] = _jsonable(f.default)
+            elif f.default_factory is not MISSING:
+                out[f.name] = _jsonable(f.default_factory())
+        return out
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -64,6 +76,20 @@ class TaskBase(ABC):
     @abstractmethod
     def instances(self, n: int) -> list[Instance]:
         """The first ``n`` seeded instances of the task."""
+
+    def instance_cap(self) -> int | None:
+        """How many instances the task has (None: unbounded); caps ``--prompts``."""
+        return self.max_instances
+
+    def references(self) -> tuple[str, ...]:
+        """Model-free reference methods run once per prompt at NFE 0 (e.g. forecast baselines)."""
+        return ()
+
+    def reference(
+        self, method: str, public: Any, truth: Any
+    ) -> tuple[str, float, dict[str, float]]:
+        """(answer text, search reward, task metrics incl. ``success``) of a reference method."""
+        raise ValueError(f"task {self.name!r} has no reference method {method!r}")
 
     # Language-model tasks implement the rest; a diffusion task has no prompt or completion text.
     def max_new_tokens(self, public: Any) -> int:

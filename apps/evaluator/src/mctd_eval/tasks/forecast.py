@@ -1,4 +1,9 @@
-"""``forecast``: LLMTime-style continuation of real series (statsmodels data via mctd-spectral).
+"""``forecast``: LLMTime-style continuation of real series (via mctd-spectral's `load_series`).
+
+``series`` entries are built-in names, ``statsmodels:DATASET:COLUMN`` or ``csv:PATH:COLUMN``; each
+is loaded (and so checked: a missing column or a non-numeric cell is an error naming the file and
+line) when the task is built, before a run writes anything. ``period`` sets the season m of every
+series; by default each series' own (inferred from its dates where they say it, else 1).
 
 Instance i takes series ``series[i % len(series)]`` and cuts it ``i // len(series)`` horizons
 before its end: the last ``horizon`` values before the cut are the held-out truth, everything
@@ -14,21 +19,37 @@ observed values followed by the forecast from windows of the observed history
 (`SpectralReward.from_history`). Text with no number gets validity 0 and the distance of a flat
 forecast (the last observed value held), a defined low reward rather than a silent constant.
 
-Evaluation (uses the truth): MAE, sMAPE, MASE (seasonal-naive scale over the observed history,
-m = the series' period) and spectral distance to the truth, plus validity.
-Success = every value parsed and MASE < 1.
+Evaluation (uses the truth): MAE, sMAPE, MASE and spectral distance to the truth, plus validity.
+MASE is scaled the standard way (Hyndman & Koehler 2006, as in M4): MAE / mean_{t>m}
+|y_t - y_{t-m}|, the in-sample one-step seasonal-naive error over the whole observed history, m =
+the series' period. Success = every value parsed and MASE < 1.
+
+Reference rows (``baselines``, on by default): the naive forecast (last value held) and the
+seasonal-naive one (last season repeated), one row per prompt at NFE 0; their metrics are computed
+on the exact values, their reward on the text the model would have to write for them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from mctd_spectral import Scaler, SeriesCodec, SpectralReward, forecast_metrics, load_series
-from mctd_spectral import list_series as spectral_series
+from mctd_spectral import (
+    Scaler,
+    Series,
+    SeriesCodec,
+    SpectralReward,
+    check_series_spec,
+    forecast_metrics,
+    load_series,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
 from mctd_tree.protocols import LanguageModel
 
 from mctd_eval.tasks.base import Instance, TaskBase
@@ -48,6 +69,10 @@ class ForecastPrompt:
 
     def text(self) -> str:
         return self.codec.encode(self.scaler.transform(self.shown)) + self.codec.separator
+
+    def write(self, values: np.ndarray) -> str:
+        """``values`` (original units) as the model would write them."""
+        return self.codec.encode(self.scaler.transform(values))
 
     def digits(self) -> int:
         return max(len(w) for w in self.codec.encode(self.scaler.transform(self.shown)).split(","))
@@ -81,9 +106,17 @@ class ForecastReward:
 class ForecastTask(TaskBase):
     name: ClassVar[str] = "forecast"
     description: ClassVar[str] = (
-        "LLMTime-style continuation of real statsmodels series; reward = format validity - "
+        "LLMTime-style continuation of real series (built-in names, statsmodels:DATASET:COLUMN, "
+        "csv:PATH:COLUMN; period = season m, inferred by default); reward = format validity - "
         "gamma * spectral distance to the observed history (truth-free); evaluation vs held-out "
-        "truth: MAE, sMAPE, MASE, spectral; success = all values parsed and MASE < 1."
+        "truth: MAE, sMAPE, MASE, spectral; success = all values parsed and MASE < 1; naive and "
+        "seasonal-naive reference rows (NFE 0)."
+    )
+    table_note: ClassVar[str] = (
+        "MASE = MAE / mean_{t>m} |y_t - y_{t-m}| over the whole observed history (the in-sample "
+        "one-step seasonal-naive error, Hyndman & Koehler 2006; m = the series' period). "
+        "naive (last value held) and seasonal_naive (last season repeated) are model-free "
+        "reference forecasts at NFE 0."
     )
     metric_names: ClassVar[tuple[str, ...]] = ("validity", "mae", "smape", "mase", "spectral")
 
@@ -93,12 +126,20 @@ class ForecastTask(TaskBase):
     precision: int = 2
     gamma: float = 1.0
     context: int = 8
+    period: int | None = None
+    baselines: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "series", tuple(self.series))
-        unknown = [s for s in self.series if s not in spectral_series()]
-        if unknown or not self.series:
-            raise ValueError(f"unknown series {unknown}; valid: {', '.join(spectral_series())}")
+        series = (self.series,) if isinstance(self.series, str) else tuple(self.series)
+        object.__setattr__(self, "series", series)
+        if not series or not all(isinstance(s, str) for s in series):
+            raise ValueError(f"forecast series must be a non-empty list of names, got {series!r}")
+        for spec in series:
+            check_series_spec(spec)
+        if self.period is not None and (
+            isinstance(self.period, bool) or not isinstance(self.period, int) or self.period < 1
+        ):
+            raise ValueError(f"forecast period must be an integer >= 1 or null, got {self.period}")
         if self.horizon < 4:
             raise ValueError(
                 f"forecast horizon must be >= 4 (a PSD needs 4 values), got {self.horizon}"
@@ -107,16 +148,20 @@ class ForecastTask(TaskBase):
             raise ValueError("forecast history must be >= 1, context >= 0 and precision >= 0")
         if not (math.isfinite(self.gamma) and self.gamma >= 0):
             raise ValueError(f"forecast gamma must be finite and >= 0, got {self.gamma}")
+        for spec in series:  # read now: bad data fails before a run writes anything
+            _load(spec, self.period, _stamp(spec))
 
     def instances(self, n: int) -> list[Instance]:
-        loaded = {name: load_series(name) for name in dict.fromkeys(self.series)}
+        loaded = {
+            name: _load(name, self.period, _stamp(name)) for name in dict.fromkeys(self.series)
+        }
         out = []
         codec = SeriesCodec(precision=self.precision, separator=",", drop_decimal_point=True)
         for i in range(n):
             s = loaded[self.series[i % len(self.series)]]
             cut = len(s) - (i // len(self.series)) * self.horizon
             observed = s.values[: cut - self.horizon]
-            if observed.size < max(self.history, self.context + self.horizon, s.period + 1):
+            if observed.size < max(2, self.context + self.horizon, s.period + 1):
                 raise ValueError(
                     f"series {s.name} is too short for prompt {i} (history {observed.size}); "
                     "ask for fewer prompts or a shorter horizon"
@@ -133,6 +178,25 @@ class ForecastTask(TaskBase):
             )
             out.append(Instance(i, f"{s.name}@{cut - self.horizon}", public, truth))
         return out
+
+    def references(self) -> tuple[str, ...]:
+        return ("naive", "seasonal_naive") if self.baselines else ()
+
+    def reference(
+        self, method: str, public: ForecastPrompt, truth: np.ndarray
+    ) -> tuple[str, float, dict[str, float]]:
+        if method == "naive":
+            forecast = naive_forecast(public.observed, public.horizon)
+        elif method == "seasonal_naive":
+            forecast = seasonal_naive_forecast(public.observed, public.horizon, public.period)
+        else:
+            return super().reference(method, public, truth)
+        text = public.write(forecast)
+        reward = float(ForecastReward(public, self.gamma, self.context)([text])[0])
+        out: dict[str, float] = {"validity": 1.0}
+        out |= forecast_metrics(truth, forecast, public.observed, m=public.period)
+        out["success"] = float(out["mase"] < 1.0)
+        return text, reward, out
 
     def max_new_tokens(self, public: ForecastPrompt) -> int:
         return self.horizon * (public.digits() + 1) + 2
@@ -154,3 +218,21 @@ class ForecastTask(TaskBase):
             out |= dict.fromkeys(("mae", "smape", "mase", "spectral"), math.nan)
         out["success"] = float(validity == 1.0 and out["mase"] < 1.0)
         return out
+
+
+def _stamp(spec: str) -> tuple[float, int] | None:
+    """A CSV file's (mtime, size), so that an edited file is read again."""
+    kind, _, rest = spec.partition(":")
+    if kind != "csv":
+        return None
+    try:
+        st = os.stat(os.path.expanduser(rest.rpartition(":")[0]))
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+@functools.lru_cache(maxsize=64)
+def _load(spec: str, period: int | None, stamp: tuple[float, int] | None) -> Series:
+    """`load_series` once per (spec, period, file state)."""
+    return load_series(spec, period=period)
