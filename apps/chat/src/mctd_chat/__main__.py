@@ -1,0 +1,3 @@
+from mctd_chat.cli import main
+
+main()
