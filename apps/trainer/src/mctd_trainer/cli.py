@@ -1,4 +1,4 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``)."""
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``) and ``corpus``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 
 from mctd_trainer import checkpoints
+from mctd_trainer.corpus_cli import corpus
 from mctd_trainer.rundir import load_config, new_run_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+app.command()(corpus)
 
 
 @app.callback()
