@@ -9,12 +9,14 @@ import typer
 
 from mctd_trainer import checkpoints
 from mctd_trainer.corpus_cli import corpus
+from mctd_trainer.mor_cli import mor
 from mctd_trainer.rundir import load_config, new_run_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 
 app.command()(corpus)
+app.command()(mor)
 
 
 @app.callback()

@@ -25,10 +25,8 @@ class MoRLoadError(ValueError):
 
 
 def state_tensors(model: MoRForCausalLM) -> dict[str, torch.Tensor]:
-    """Tensors to store (the tied LM head is stored once, as the embedding)."""
+    """Tensors to store (a tied LM head is the embedding, stored once)."""
     sd = model.state_dict()
-    if model.cfg.tie_embeddings:
-        sd.pop("head.weight", None)
     return {k: v.detach().cpu().contiguous() for k, v in sd.items()}
 
 
@@ -89,4 +87,4 @@ def load_tensors(model: MoRForCausalLM, tensors: dict[str, torch.Tensor], where:
             f"(missing {missing[:4]}, unexpected {unexpected[:4]}, wrong shape {wrong[:4]}): "
             "a checkpoint of another architecture?"
         )
-    model.load_state_dict(tensors, strict=not model.cfg.tie_embeddings)
+    model.load_state_dict(tensors)

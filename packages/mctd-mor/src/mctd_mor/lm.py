@@ -158,7 +158,7 @@ class MoRLM(TokenizerLM):
 
     def _logprobs(self, hidden: torch.Tensor) -> np.ndarray:
         self.flops.linear(hidden.shape[0], hidden.shape[-1], self._vocab, "head")
-        lg = self.model.head(hidden).float()
+        lg = self.model.lm_head(hidden).float()
         return torch.log_softmax(lg, -1).cpu().numpy()
 
     def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:

@@ -73,9 +73,9 @@ class MoRForCausalLM(nn.Module):
         self.block = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_block))
         self.last = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_last))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
-        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        if cfg.tie_embeddings:
-            self.head.weight = self.embed.weight
+        self.head = (
+            None if cfg.tie_embeddings else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        )
         self.ec = (
             ExpertChoiceRouter(cfg.d_model, cfg.n_recursion, cfg.alpha)
             if (cfg.router == "expert")
@@ -90,8 +90,12 @@ class MoRForCausalLM(nn.Module):
         if isinstance(m, nn.Linear | nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
+    def lm_head(self, h: Tensor) -> Tensor:
+        """Logits of final (normed) hidden states; the tied head is the embedding matrix."""
+        return h @ self.embed.weight.T if self.head is None else self.head(h)
+
     def num_unique_params(self) -> int:
-        """Parameters stored (shared ones once, the tied head not twice)."""
+        """Parameters stored (the shared block once)."""
         return sum(p.numel() for p in self.parameters())
 
     # ----------------------------------------------------------------------------- forward
@@ -136,7 +140,7 @@ class MoRForCausalLM(nn.Module):
         lg = None
         if logits != "none":
             sel = out if logits == "all" else out[:, -1:]
-            lg = self.head(sel)
+            lg = self.lm_head(sel)
             if flops is not None:
                 rows = int(valid.sum()) if logits == "all" else b
                 flops.linear(rows, cfg.d_model, cfg.vocab_size, "head")

@@ -119,6 +119,34 @@ def _finish_manifest(manifest: dict[str, Any]) -> None:
     manifest["checksum"] = hashlib.sha256("".join(s["sha256"] for s in shards).encode()).hexdigest()
 
 
+def add_shard(folder: Path, manifest: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Write the next shard atomically, then the manifest that records it (also atomically)."""
+    name = f"shard-{len(manifest['shards']):05d}.jsonl.xz"
+    write_jsonl_xz(folder / name, rows)
+    manifest["shards"].append(
+        {
+            "file": name,
+            "stories": len(rows),
+            "tokens": sum(int(r.get("tokens", 0)) for r in rows),
+            "sha256": sha256_file(folder / name),
+        }
+    )
+    _finish_manifest(manifest)
+    atomic_write_json(folder / MANIFEST, manifest)
+
+
+def write_corpus(
+    folder: Path, texts: list[str], *, seed: int, generator: dict[str, Any], shard_size: int = 1000
+) -> dict[str, Any]:
+    """A corpus folder from given texts (e.g. a downloaded dataset or a test fixture)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": FORMAT, "seed": seed, "generator": generator, "shards": [], "count": 0}
+    for i in range(0, len(texts), shard_size):
+        rows = [{"id": i + j, "text": t} for j, t in enumerate(texts[i : i + shard_size])]
+        add_shard(folder, manifest, rows)
+    return manifest
+
+
 def generate_corpus(
     folder: Path,
     cfg: GenConfig,
@@ -182,18 +210,7 @@ def generate_corpus(
                 rows.append({"id": start + i, **m, "tokens": n_tok, "text": text})
             bar.update(cfg.batch_size)
             bar.set_postfix(tok_s=f"{made / (time.perf_counter() - t0):.0f}", kept=len(seen))
-        name = f"shard-{shard:05d}.jsonl.xz"
-        write_jsonl_xz(folder / name, rows)
-        manifest["shards"].append(
-            {
-                "file": name,
-                "stories": len(rows),
-                "tokens": tokens,
-                "sha256": sha256_file(folder / name),
-            }
-        )
-        _finish_manifest(manifest)
-        atomic_write_json(folder / MANIFEST, manifest)
+        add_shard(folder, manifest, rows)
         log(
             f"shard {shard}: {len(rows)} stories, {tokens} tokens "
             f"(total {manifest['count']} stories, {manifest['tokens']} tokens)"
