@@ -1,4 +1,4 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``).
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``) and ``corpus``.
 
 Errors: a `mctd_tree.errors.UserError` (bad option, foreign or locked run directory, corrupt
 checkpoint, diverged training) is one line and exit 2; anything else is a bug: exit 70, with the
@@ -17,9 +17,15 @@ import typer
 from mctd_tree.errors import UserError, describe, float_option, int_option
 
 from mctd_trainer import checkpoints
+from mctd_trainer.corpus_cli import corpus
+from mctd_trainer.mor_cli import mor
 from mctd_trainer.rundir import load_config, locked, new_run_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+app.command()(corpus)
+app.command()(mor)
 
 
 @app.callback()

@@ -24,6 +24,7 @@ from mctd_trainer import checkpoints
 from mctd_trainer.state import pack, unpack
 
 LossFn = Callable[[nn.Module, int, torch.device], torch.Tensor]
+EvalFn = Callable[[nn.Module, int], dict[str, float]]
 
 
 class DivergedError(UserError):
@@ -101,8 +102,12 @@ def train_loop(
     accelerator: Accelerator,
     resume: bool = False,
     meta: dict[str, Any] | None = None,
+    evaluate: EvalFn | None = None,
 ) -> LoopResult:
-    """Train ``model`` to ``cfg.steps``, resuming from the newest good checkpoint if asked."""
+    """Train ``model`` to ``cfg.steps``, resuming from the newest good checkpoint if asked.
+
+    ``evaluate(model, step)``: scalars logged to TensorBoard at every checkpoint (optional).
+    """
     ckpt_dir = run_dir / "checkpoints"
     start = 0
     if resume:
@@ -142,6 +147,9 @@ def train_loop(
             if not all(bool(torch.isfinite(p).all()) for p in raw.parameters()):
                 _diverged(f"the weights are not finite after step {done}", ckpt_dir, cfg)
             if main:
+                if evaluate is not None and writer is not None:
+                    for name, value in evaluate(raw, done).items():
+                        writer.add_scalar(name, value, done)
                 checkpoints.save(ckpt_dir, done, pack(raw, optimizer), meta or {}, cfg.keep)
     if writer is not None:
         writer.close()

@@ -1,0 +1,233 @@
+"""``mctd-train mor``: MoR / recursive / vanilla causal LMs on the story corpus.
+
+Data: the verified story corpus (or ``--dataset`` via HF ``datasets``) split by a hash of each
+story (validation ``val_frac``), tokenised with the corpus BPE into one stream per split. The batch
+of step s is random windows drawn from ``default_rng([seed, s])``, so a resumed run equals an
+uninterrupted one. Schedule: trapezoid (linear warm-up, constant, linear cool-down to 0). Each
+checkpoint logs validation NLL (causal routing: the expert-choice threshold rule) and the training
+FLOPs so far to TensorBoard; the end exports ``model/`` (`mctd_mor.save_model` + the tokenizer).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mctd_trainer import checkpoints
+from mctd_trainer.loop import LoopConfig, make_accelerator, train_loop
+from mctd_trainer.rundir import load_config, save_config
+
+
+@dataclass
+class TrapezoidConfig(LoopConfig):
+    """Linear warm-up over ``warmup`` steps, constant, linear cool-down over the last
+    ``cooldown_frac`` of the steps to 0 (warm-up-stable-decay)."""
+
+    cooldown_frac: float = 0.2
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        cool = max(1, int(self.steps * self.cooldown_frac))
+        left = self.steps - step
+        return self.lr * min(1.0, left / cool)
+
+
+@dataclass
+class MorTrainConfig:
+    """Model and run settings of ``mctd-train mor`` (saved as the run's ``config.json``)."""
+
+    arch: str = "mor-ec"
+    n_recursion: int = 3
+    sharing: str = "middle_cycle"
+    kv_mode: str = "recursion"
+    d_model: int = 128
+    n_heads: int = 4
+    d_ff: int = 344
+    n_layers: int = 4
+    seq_len: int = 128
+    batch_size: int = 16
+    steps: int = 2000
+    lr: float = 3e-3
+    warmup: int = 100
+    cooldown_frac: float = 0.2
+    seed: int = 0
+    ckpt_every: int = 200
+    val_frac: float = 0.02
+    val_windows: int = 64
+    corpus: str | None = None
+    dataset: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MorTrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def model_config(cfg: MorTrainConfig, vocab_size: int) -> Any:
+    """The `MoRConfig` of a run (vanilla: every layer unique, one recursion)."""
+    from mctd_mor import MoRConfig
+
+    return MoRConfig(
+        arch=cfg.arch,
+        vocab_size=vocab_size,
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        d_ff=cfg.d_ff,
+        n_layers=cfg.n_layers,
+        n_recursion=1 if cfg.arch == "vanilla" else cfg.n_recursion,
+        sharing="cycle" if cfg.arch == "vanilla" else cfg.sharing,
+        kv_mode=cfg.kv_mode,
+        max_seq_len=max(512, cfg.seq_len),
+    )
+
+
+def load_data(cfg: MorTrainConfig) -> tuple[Any, np.ndarray, np.ndarray, Path]:
+    """(tokenizer, train stream, validation stream, tokenizer.json path)."""
+    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer
+    from mctd_trainer.corpus.tokens import split_texts, token_stream
+
+    folder = find_corpus(Path(cfg.corpus) if cfg.corpus else None)
+    texts = load_hf_texts(cfg.dataset) if cfg.dataset else load_texts(folder)
+    tok = load_tokenizer(folder)
+    train, val = split_texts(texts, cfg.val_frac)
+    return tok, token_stream(train, tok), token_stream(val, tok), folder / "tokenizer.json"
+
+
+@torch.no_grad()
+def validation_nll(model: nn.Module, val: np.ndarray, batch: int = 16) -> float:
+    """Mean next-token NLL over the validation windows (causal routing)."""
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(val), batch):
+        ids = torch.as_tensor(val[i : i + batch], dtype=torch.long)
+        out = model(ids[:, :-1], routing="threshold")
+        nll = torch.nn.functional.cross_entropy(
+            out.logits.flatten(0, 1).float(), ids[:, 1:].flatten(), reduction="sum"
+        )
+        total, count = total + float(nll), count + ids[:, 1:].numel()
+    model.train(was)
+    return total / count
+
+
+def step_flops(model: Any, stream: np.ndarray, cfg: MorTrainConfig) -> int:
+    """Training FLOPs of one step: 3 x the counted forward FLOPs of the first batch."""
+    from mctd_mor import FlopCounter
+
+    from mctd_trainer.corpus.tokens import windows
+
+    f = FlopCounter()
+    ids = torch.as_tensor(
+        windows(stream, np.random.default_rng([cfg.seed, 0]), cfg.batch_size, cfg.seq_len + 1),
+        dtype=torch.long,
+    )
+    with torch.no_grad():
+        model.lm_loss(ids, flops=f)
+    return 3 * f.total
+
+
+def check_resume(run_dir: Path, cfg: MorTrainConfig) -> MorTrainConfig:
+    """The saved config of ``run_dir``; refuse a run of another architecture."""
+    saved = MorTrainConfig.from_dict(load_config(run_dir))
+    if saved.arch != cfg.arch or saved.n_recursion != cfg.n_recursion:
+        raise ValueError(
+            f"{run_dir} holds a {saved.arch} N_r={saved.n_recursion} run, not {cfg.arch} "
+            f"N_r={cfg.n_recursion}: its checkpoints are of another architecture"
+        )
+    saved.steps = cfg.steps
+    return saved
+
+
+def train_mor(
+    cfg: MorTrainConfig, run_dir: Path, *, resume: bool = False, threads: int = 1
+) -> dict[str, Any]:
+    """Train (or resume) one run; returns the final metrics (also written to ``metrics.json``)."""
+    from mctd_mor import MoRForCausalLM, save_model
+
+    from mctd_trainer.corpus.tokens import fixed_windows, windows
+
+    acc = make_accelerator("cpu", threads)
+    tok, train, val, tok_path = load_data(cfg)
+    val_ids = fixed_windows(val, cfg.seq_len + 1, cfg.val_windows)
+    torch.manual_seed(cfg.seed)
+    mcfg = model_config(cfg, len(tok))
+    model = MoRForCausalLM(mcfg)
+    save_config(run_dir, asdict(cfg))
+    per_step = step_flops(model, train, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.1, betas=(0.9, 0.95))
+    loop = TrapezoidConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        warmup=cfg.warmup,
+        cooldown_frac=cfg.cooldown_frac,
+        ckpt_every=cfg.ckpt_every,
+        log_every=min(50, cfg.ckpt_every),
+    )
+
+    def loss_fn(m: nn.Module, step: int, device: torch.device) -> torch.Tensor:
+        rng = np.random.default_rng([cfg.seed, step])
+        ids = torch.as_tensor(windows(train, rng, cfg.batch_size, cfg.seq_len + 1), device=device)
+        _, total, _ = m.lm_loss(ids.long())  # type: ignore[operator]
+        return total
+
+    def evaluate(m: nn.Module, step: int) -> dict[str, float]:
+        return {"eval/val_nll": validation_nll(m, val_ids), "eval/train_flops": step * per_step}
+
+    try:
+        res = train_loop(
+            model,
+            opt,
+            loss_fn,
+            loop,
+            run_dir,
+            accelerator=acc,
+            resume=resume,
+            meta={"arch": cfg.arch},
+            evaluate=evaluate,
+        )
+    except RuntimeError as e:
+        if "state_dict" in str(e) or "size mismatch" in str(e):
+            raise checkpoints.CheckpointError(
+                f"checkpoint in {run_dir} does not fit a {cfg.arch} model: {e}"
+            ) from e
+        raise
+    metrics = {
+        "arch": cfg.arch,
+        "n_recursion": mcfg.n_recursion,
+        "unique_params": model.num_unique_params(),
+        "steps": res.end_step,
+        "start_step": res.start_step,
+        "val_nll": validation_nll(model, val_ids),
+        "train_flops": res.end_step * per_step,
+        "flops_per_step": per_step,
+        "train_tokens": len(train),
+        "val_tokens": len(val),
+    }
+    save_model(model, run_dir / "model", extra={"metrics": metrics})
+    shutil.copyfile(tok_path, run_dir / "model" / "tokenizer.json")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    return metrics
+
+
+def load_mor_lm(folder: Path, **kwargs: Any) -> Any:
+    """A `mctd_mor.MoRLM` for a run's ``model/`` folder (or a run directory)."""
+    from mctd_mor import MoRLM, load_model
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    if (folder / "model").is_dir():
+        folder = folder / "model"
+    tok = PreTrainedTokenizerFast(
+        tokenizer_file=str(folder / "tokenizer.json"),
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    return MoRLM(load_model(folder), tok, **kwargs)

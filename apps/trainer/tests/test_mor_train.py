@@ -1,0 +1,159 @@
+"""``mctd-train mor``: trains on a corpus folder, logs validation, resumes after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mctd_trainer import checkpoints
+from mctd_trainer.cli import app
+from mctd_trainer.corpus import save_tokenizer, train_bpe
+from mctd_trainer.corpus.generate import write_corpus
+from mctd_trainer.mor import MorTrainConfig, TrapezoidConfig, load_mor_lm, train_mor
+from typer.testing import CliRunner
+
+TINY = [
+    "--d-model",
+    "32",
+    "--heads",
+    "2",
+    "--d-ff",
+    "64",
+    "--layers",
+    "3",
+    "--seq-len",
+    "24",
+    "--batch-size",
+    "4",
+    "--warmup",
+    "5",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    names, things = ["Tom", "Lily", "Ben", "Mia"], ["ball", "cat", "tree", "cake", "kite"]
+    texts = [
+        f"{rng.choice(names)} had a {rng.choice(things)}. {rng.choice(names)} liked the "
+        f"{rng.choice(things)} very much. They played all day. {i}"
+        for i in range(400)
+    ]
+    folder = tmp_path_factory.mktemp("corpus")
+    write_corpus(folder, texts, seed=0, generator={"test": True}, shard_size=100)
+    save_tokenizer(train_bpe(texts, vocab_size=320), folder)
+    return folder
+
+
+def _cfg(corpus: Path, **kw) -> MorTrainConfig:
+    base = dict(
+        d_model=32,
+        n_heads=2,
+        d_ff=64,
+        n_layers=3,
+        seq_len=24,
+        batch_size=4,
+        warmup=5,
+        steps=30,
+        ckpt_every=10,
+        corpus=str(corpus),
+        val_windows=8,
+    )
+    base.update(kw)
+    return MorTrainConfig(**base)
+
+
+def test_trapezoid_schedule() -> None:
+    c = TrapezoidConfig(steps=100, lr=1.0, warmup=10, cooldown_frac=0.2)
+    assert c.lr_at(0) == pytest.approx(0.1) and c.lr_at(9) == pytest.approx(1.0)
+    assert c.lr_at(50) == 1.0 and c.lr_at(80) == 1.0
+    assert c.lr_at(90) == pytest.approx(0.5) and c.lr_at(99) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("arch", ["vanilla", "recursive", "mor-ec", "mor-tc"])
+def test_each_arch_trains_and_exports(corpus: Path, tmp_path: Path, arch: str) -> None:
+    m = train_mor(_cfg(corpus, arch=arch, n_recursion=2), tmp_path)
+    assert m["val_nll"] < np.log(320) and m["steps"] == 30 and m["train_flops"] > 0
+    assert list((tmp_path / "tb").iterdir())
+    lm = load_mor_lm(tmp_path)
+    assert lm.model.cfg.arch == arch
+    (g,) = lm.generate([lm.encode("Tom had")], np.random.default_rng(0), max_new_tokens=5)
+    assert len(g.tokens) >= 1
+
+
+def test_resume_of_another_arch_is_refused(corpus: Path, tmp_path: Path) -> None:
+    train_mor(_cfg(corpus, arch="mor-ec", steps=10), tmp_path)
+    res = CliRunner().invoke(
+        app,
+        [
+            "mor",
+            "--arch",
+            "mor-tc",
+            "--resume",
+            "--out",
+            str(tmp_path),
+            "--corpus",
+            str(corpus),
+            *TINY,
+        ],
+    )
+    assert res.exit_code == 2 and "another architecture" in res.output
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mctd_trainer.cli", "mor", *args]
+
+
+def test_sigkill_then_resume_equals_uninterrupted(corpus: Path, tmp_path: Path) -> None:
+    killed, steps, every = tmp_path / "killed", 120, 10
+    common = [
+        "--arch",
+        "mor-ec",
+        "--nr",
+        "2",
+        "--steps",
+        str(steps),
+        "--ckpt-every",
+        str(every),
+        "--corpus",
+        str(corpus),
+        *TINY,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _cli("--out", str(killed), *common),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            found = checkpoints.list_checkpoints(killed / "checkpoints")
+            if found and int(found[-1].name[5:14]) >= 2 * every:
+                break
+            assert proc.poll() is None, "training finished before it could be killed"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    last = checkpoints.load_latest(killed / "checkpoints")
+    assert last is not None and last.step < steps
+    subprocess.run(
+        _cli("--out", str(killed), "--resume", *common), env=env, check=True, capture_output=True
+    )
+    ref = tmp_path / "ref"
+    train_mor(_cfg(corpus, arch="mor-ec", n_recursion=2, steps=steps), ref)
+    a = checkpoints.load_latest(killed / "checkpoints")
+    b = checkpoints.load_latest(ref / "checkpoints")
+    assert a is not None and b is not None and a.step == b.step == steps
+    for k in b.tensors:
+        if k.startswith("model."):
+            torch.testing.assert_close(a.tensors[k], b.tensors[k], msg=k)
