@@ -5,6 +5,7 @@ left out is counted, with the reason, so a table's n is never silently wrong.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +56,9 @@ def select(
             ignored.setdefault(why, []).append(str(row.get("key")))
     notes = [f"{len(keys)} row(s) ignored: {why} (e.g. {keys[0]})" for why, keys in ignored.items()]
     no_reward = [
-        r["key"] for r in kept if "reward" in metric_names(r["task"]) and r.get("reward") is None
+        r["key"]
+        for r in kept
+        if "reward" in metric_names(r["task"]) and not _finite(r.get("reward"))
     ]
     if no_reward:
         notes.append(
@@ -63,3 +66,7 @@ def select(
             f"{no_reward[0]}): the reward columns average the other rows, and say n=<count>"
         )
     return kept, notes
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
