@@ -18,7 +18,10 @@
   function esc(s) {
     return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   }
-  function shown(s) { return esc(s).replace(/\n/g, "\u21b5").replace(/\t/g, "\u21e5"); }
+  function shown(s) {  // whitespace made visible: a token that is only spaces still shows
+    var t = esc(s).replace(/\n/g, "\u21b5").replace(/\t/g, "\u21e5");
+    return s.trim() ? t : t.replace(/ /g, "\u2423");
+  }
   function fmt(x) {
     if (x === null || x === undefined) return "";
     var a = Math.abs(x);
@@ -156,6 +159,7 @@
   for (i = 0; i < N; i++) nMat += D.materialized[i];
   $("node-count").textContent = N;
   $("value-name").textContent = D.value_name;
+  $("value-name").title = D.value_name;
   $("materialized-count").textContent = nMat;
   var meta = Object.keys(D.meta).map(function (k) { return [k, D.meta[k]]; });
   $("meta").innerHTML = meta.map(function (kv) {
