@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import random
@@ -149,4 +150,4 @@ def test_chunked_edges_and_version(tmp_path: Path, cli: Any, toy_run: Any) -> No
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and all(r["nfe"] > 0 for r in rows)
-    assert cli("--version").output.strip() == "0.3.0"
+    assert cli("--version").output.strip() == importlib.metadata.version("mctd-evaluator")

@@ -75,6 +75,13 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
                 ns = sorted({g.n for g in groups if g.task == task and g.method == m})
                 n_label = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+                if xk in LOG_X and pts and all(p[0] <= 0 for p in pts):
+                    # a reference at NFE 0 (forecast baselines): a level, not a point on a log axis
+                    ref = sum(p[1] for p in pts) / len(pts)
+                    ax.axhline(
+                        ref, linestyle="--", linewidth=1, color=colors[m], label=f"{m} ({n_label})"
+                    )
+                    continue
                 if pts:
                     xs = [p[0] for p in pts]
                     ys = [p[1] for p in pts]

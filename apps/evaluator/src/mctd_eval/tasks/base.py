@@ -44,7 +44,12 @@ class TaskBase(ABC):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        """The parameters' defaults, without building (and so validating) a task."""
+        """The resolved default parameters; the raw field defaults for a task that cannot be
+        built without parameters (e.g. prompts, which needs a file)."""
+        try:
+            return cls().params()
+        except (ValueError, TypeError):
+            pass
         out: dict[str, Any] = {}
         for f in fields(cls):
             if f.default is not MISSING:
