@@ -62,7 +62,7 @@ def test_bad_checksum_is_refused(tmp_path: Path) -> None:
     shard.write_bytes(bytes(data))
     with pytest.raises(CorpusError, match="SHA-256"):
         load_stories(tmp_path)
-    with pytest.raises(CorpusError, match="no manifest.json"):
+    with pytest.raises(CorpusError, match=r"no manifest\.json"):
         load_stories(tmp_path / "nothing")
 
 

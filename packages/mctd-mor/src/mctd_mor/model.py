@@ -153,7 +153,7 @@ class MoRForCausalLM(nn.Module):
 
     def _layer(
         self,
-        layer: DecoderLayer,
+        layer: nn.Module,
         slot: str,
         h: Tensor,
         pos: Tensor,

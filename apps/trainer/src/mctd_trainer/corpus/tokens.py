@@ -14,7 +14,8 @@ def split_texts(texts: Sequence[str], val_frac: float) -> tuple[list[str], list[
     ``val_frac`` (stable across corpus growth and order)."""
     if not 0.0 < val_frac < 1.0:
         raise ValueError(f"val_frac must be in (0, 1), got {val_frac}")
-    train, val = [], []
+    train: list[str] = []
+    val: list[str] = []
     for t in texts:
         h = int.from_bytes(hashlib.sha1(t.encode()).digest()[:4], "little") / 2**32
         (val if h < val_frac else train).append(t)
