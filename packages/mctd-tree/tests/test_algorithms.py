@@ -160,7 +160,7 @@ def test_parallel_k1_is_the_sequential_run(algo):
     for name in ("parent", "action", "visits", "multiplicity"):
         assert np.array_equal(getattr(a.tree, name)[:n], getattr(b.tree, name)[:n])
     assert np.array_equal(a.tree.value[:n], b.tree.value[:n], equal_nan=True)
-    assert a.samples == b.samples and a.stats.iterations == 200
+    assert a.samples == b.samples and a.stats.simulations == 200
 
 
 def test_parallel_k8_same_answers_with_8x_fewer_calls():

@@ -35,6 +35,7 @@ COMMON = (
     "nodes",
     "max_depth",
     "mean_branching",
+    "exhausted",
 )
 
 
@@ -69,6 +70,19 @@ MAZE_COMMON = (
 _COMMON = {"lm": COMMON, "diffusion": DIFFUSION_COMMON, "maze": MAZE_COMMON}
 
 
+RATES = ("success", "exhausted")  # booleans, aggregated as rates
+OFF_BUDGET = 0.10  # a budgeted cell whose mean NFE is further than this from B is flagged
+
+
+def nfe_cell(e: Estimate, budget: int | None) -> str:
+    """The NFE spent, with its relative distance to the budget B when that exceeds 10 %."""
+    text = _mean(e)
+    if budget is None or math.isnan(e.mean):
+        return text
+    off = e.mean / budget - 1.0
+    return f"{text} ({100 * off:+.0f}%)" if abs(off) > OFF_BUDGET else text
+
+
 def metric_names(task: str) -> tuple[str, ...]:
     extra = TASKS[task].metric_names if task in TASKS else ()
     common = _COMMON[task_family(task)]
@@ -95,7 +109,7 @@ def aggregate(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> list[Gr
         ms = {}
         for name in metric_names(key[0]):
             vals = [r.get(name) for r in rs]
-            ms[name] = rate_ci(vals) if name == "success" else mean_ci(vals)
+            ms[name] = rate_ci(vals) if name in RATES else mean_ci(vals)
         out.append(Group(*key, n=len(rs), metrics=ms))
     return out
 
@@ -192,6 +206,9 @@ def task_table(groups: Sequence[Group], task: str) -> str:
         cells = [g.method, g.budget_label, str(g.n)]
         for _, key, kind in columns:
             e = g.metrics[key]
+            if key == "nfe" and family != "maze":  # maze budgets count expansions, not NFE
+                cells.append(nfe_cell(e, g.budget))
+                continue
             cells.append(_pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e))
         cells += [_pm(g.metrics[m]) for m in extra]
         lines.append("| " + " | ".join(cells) + " |")
@@ -243,7 +260,12 @@ def _lm_preamble(c: dict[str, Any]) -> list[str]:
         "of the answer's tokens only; distinct-2 and dissim. = diversity across the samples a "
         "method returned for one prompt; success = the task's own criterion. Values are means "
         "over prompts and seeds, ± the 95% t-interval half-width; success with a Wilson 95% "
-        "interval. Budget 'natural': no budget knob (greedy, beam).",
+        "interval. Budget 'natural': no budget knob (greedy, beam). NFE is what the method "
+        "spent (figures use it on their x axis); a budgeted NFE more than 10% off its budget B "
+        "shows the difference, e.g. '174 (+36%)': the last iteration overshot, or the search "
+        "stopped below B because its tree was exhausted (the rows' `exhausted`). Draws and "
+        "priors use one distribution (the rows' `distribution`): p_theta at the temperature "
+        "and top-p above.",
     ]
 
 
