@@ -53,7 +53,11 @@ def test_random_trees_match_full_forward(tiny_dir, ref, root, ops) -> None:
 
     for kind, batch in ops:
         prefixes = [nodes[pick % len(nodes)] + tuple(extra) for pick, extra in batch]
+        cached = {p for p in prefixes if p in computed}
+        fresh = len(set(prefixes)) - len(cached)
         expected += prefill(prefixes)
+        # reads of cached distributions: one per distinct prefix (logprobs), per row (generate)
+        expected += len(cached) if kind == "logprobs" else len(prefixes) - fresh
         if kind == "logprobs":
             lp = lm.next_logprobs(prefixes)
             for p, row in zip(prefixes, lp, strict=True):
@@ -66,7 +70,7 @@ def test_random_trees_match_full_forward(tiny_dir, ref, root, ops) -> None:
                 computed.update(p + tuple(g.tokens[:i]) for i in range(1, len(g.tokens)))
                 nodes.append(p + tuple(g.tokens[: len(g.tokens) // 2 + 1]))
         nodes += prefixes
-        assert lm.counters.nfe == expected
+        assert lm.counters.nfe - lm.counters.padded == expected
     assert lm.cache_stats().positions == len(computed)
 
 
@@ -76,7 +80,8 @@ def test_rollout_positions_are_reused(tiny_lm, ref) -> None:
     start = tiny_lm.counters.snapshot()
     mids = [p + tuple(g.tokens[:i]) for i in range(len(g.tokens))]  # prefixes inside the rollout
     lp = tiny_lm.next_logprobs(mids)
-    assert tiny_lm.counters.since(start).nfe == 0  # read from cached hidden states
+    used = tiny_lm.counters.since(start)  # read from cached hidden states: reads only
+    assert used.nfe == used.reads == len(set(mids)) and used.calls == 0
     for m, row in zip(mids, lp, strict=True):
         np.testing.assert_allclose(row, ref.logprobs(tiny_lm, m), atol=ATOL)
 
@@ -145,8 +150,8 @@ def test_counters_hand_count(tiny_lm) -> None:
     assert (lm.counters.nfe, lm.counters.calls) == (5, 1)
     lm.next_logprobs([(*p, 10), (*p, 11)])  # two children: one call, one position each
     assert (lm.counters.nfe, lm.counters.calls) == (7, 2)
-    lm.next_logprobs([p, (*p, 10)])  # fully cached: free
-    assert (lm.counters.nfe, lm.counters.calls) == (7, 2)
+    lm.next_logprobs([p, (*p, 10)])  # fully cached: two head reads, no forward
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (9, 2, 2)
     lm.reset_counters()
     q = (20, 21, 22)
     lm.next_logprobs([(*q, 1), (*q, 3)])  # shared uncached stem: computed once, in a first round
@@ -155,7 +160,7 @@ def test_counters_hand_count(tiny_lm) -> None:
     g = lm.generate([(*p, 10)] * 3, np.random.default_rng(0), max_new_tokens=4, temperature=0)
     fed = max(len(x.tokens) for x in g) - 1  # decode steps; the prefix was cached: no prefill
     assert lm.counters.calls == fed
-    assert lm.counters.nfe == sum(len(x.tokens) - 1 for x in g)
+    assert lm.counters.nfe == 3 + sum(len(x.tokens) - 1 for x in g)  # 3 rows read (*p, 10)
 
 
 def test_memory_bound_is_respected(tiny_dir, ref) -> None:

@@ -52,7 +52,8 @@ def test_generated_logprobs_and_cached_rollout_positions_are_exact(make_lm: Make
         ref = full_logprobs(lm, s + tuple(g.tokens)).numpy()
         want = [ref[len(s) - 1 + j, t] for j, t in enumerate(g.tokens)]
         np.testing.assert_allclose(g.logprobs, want, rtol=1e-4, atol=1e-4)
-    # Every prefix along a rollout (except past its last token) is now cached: free and exact.
+    # Every prefix along a rollout (except past its last token) is now cached: exact, and only
+    # the head reads are counted.
     before = lm.counters.snapshot()
     along = [
         s + tuple(g.tokens[:j])
@@ -60,7 +61,8 @@ def test_generated_logprobs_and_cached_rollout_positions_are_exact(make_lm: Make
         for j in range(1, len(g.tokens))
     ]
     got = lm.next_logprobs(along)
-    assert lm.counters.since(before).nfe == 0
+    used = lm.counters.since(before)
+    assert used.nfe == used.reads == len(set(along)) and used.calls == 0
     assert_matches_full(lm, along, got)
 
 
@@ -110,19 +112,28 @@ def test_counters_equal_a_hand_count(make_lm: Make) -> None:
     assert isinstance(lm, LanguageModel)
     lm.next_logprobs([(5, 6, 7)])
     assert (lm.counters.nfe, lm.counters.calls) == (3, 1)
-    lm.next_logprobs([(5, 6, 7, 8), (5, 6, 7, 9), (5, 6, 7)])  # two new positions, one call
-    assert (lm.counters.nfe, lm.counters.calls) == (5, 2)
-    lm.next_logprobs([(5, 6, 7, 8)])  # cached: no forward at all
-    assert (lm.counters.nfe, lm.counters.calls) == (5, 2)
+    # two new positions in one call, and a read of the cached (5, 6, 7)
+    lm.next_logprobs([(5, 6, 7, 8), (5, 6, 7, 9), (5, 6, 7)])
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (6, 2, 1)
+    lm.next_logprobs([(5, 6, 7, 8)])  # cached: no forward, one head read
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (7, 2, 2)
     # Two prefixes sharing an uncached ancestor: the ancestor once, then the two tails.
     lm.next_logprobs([(20, 21, 22, 23), (20, 21, 24)])
-    assert (lm.counters.nfe, lm.counters.calls) == (5 + 5, 2 + 2)
-    # generate: 5 new tokens from a cached prefix feed 4 of them (the last is never fed).
+    assert (lm.counters.nfe, lm.counters.calls) == (7 + 5, 2 + 2)
+    # generate: each row reads its cached distribution; 5 new tokens feed 4 (the last never).
     g = lm.generate([(5, 6, 7, 8)] * 2, np.random.default_rng(0), max_new_tokens=5)
     assert all(x.finish_reason == "length" for x in g)
-    assert lm.counters.nfe == 10 + 2 * 4 and lm.counters.calls == 4 + 4
+    assert lm.counters.nfe == 12 + 2 + 2 * 4 and lm.counters.calls == 4 + 4
+    # Ragged tails in one prefill call: the shorter one is left-padded, and that is counted.
     lm.reset_counters()
-    assert (lm.counters.nfe, lm.counters.calls) == (0, 0)
+    lm.next_logprobs([(5, 6, 7, 30, 31, 32), (5, 6, 7, 40)])
+    assert (lm.counters.nfe, lm.counters.padded, lm.counters.calls) == (3 + 1 + 2, 2, 1)
+    # A cap per row: one ragged call.
+    lm.reset_counters()
+    g = lm.generate([(5, 6, 7, 8)] * 2, np.random.default_rng(0), max_new_tokens=[1, 3])
+    assert [len(x.tokens) for x in g] == [1, 3] and lm.counters.nfe == 2 + 2
+    lm.reset_counters()
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.padded) == (0, 0, 0)
 
 
 def test_cache_eviction_respects_the_bound_and_stays_exact(make_lm: Make) -> None:
@@ -267,4 +278,5 @@ def test_search_never_recomputes_a_position(make_lm: Make, algo: str) -> None:
     else:
         res = mcts(prob, 12, k=3, parallel=3, rng=0)
     assert res.best_state is not None
-    assert lm.counters.nfe == len(ledger.seen)  # every needed position exactly once
+    c = lm.counters  # every needed position exactly once (and reads of cached ones counted)
+    assert c.nfe - c.reads - c.padded == len(ledger.seen) and c.reads > 0

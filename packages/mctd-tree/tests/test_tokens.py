@@ -85,12 +85,21 @@ def test_toy_lm_is_a_language_model_and_counts_positions() -> None:
     lm = ToyLM(6, seed=0)
     assert isinstance(lm, LanguageModel)
     lm.next_logprobs([[1, 2, 3], [1, 2, 4]])
-    assert (lm.counters.nfe, lm.counters.calls) == (4, 1)  # 1,2,3 + the new 4
+    # the shared 1,2 first, then 3 and 4 (a backend's rounds): 4 positions in 2 calls
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (4, 2, 0)
     lm.next_logprobs([[1, 2, 3]])
-    assert (lm.counters.nfe, lm.counters.calls) == (4, 1)  # cached: free
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (5, 2, 1)  # a read
     gens = lm.generate([[1, 2, 3]], np.random.default_rng(0), max_new_tokens=5, temperature=0)
     fed = len(gens[0].tokens) - 1  # the last drawn token is never fed
-    assert lm.counters.nfe == 4 + fed
+    assert lm.counters.nfe == 6 + fed and lm.counters.reads == 2
+    lm.reset_counters()
+    lm.next_logprobs([[4, 4, 4, 4, 5], [4, 4, 4, 2]])  # 4,4,4 first; then tails of 2 and 1
+    assert (lm.counters.nfe, lm.counters.padded, lm.counters.calls) == (3 + 3 + 1, 1, 2)
+    lm.reset_counters()
+    gens = lm.generate([[1, 2, 3], [1, 2, 3]], np.random.default_rng(0), max_new_tokens=[3, 1])
+    assert len(gens[0].tokens) <= 3 and len(gens[1].tokens) == 1  # a cap per row
+    fed = len(gens[0].tokens) - 1
+    assert (lm.counters.nfe, lm.counters.reads) == (2 + fed, 2)  # each row reads; row 0 feeds
     naive = ToyLM(6, seed=0, cache=False)
     naive.next_logprobs([[1, 2, 3]])
     naive.next_logprobs([[1, 2, 3]])
@@ -235,7 +244,7 @@ def test_counters_mirror_the_model_with_a_hand_count() -> None:
     assert (prob.counters.nfe, prob.counters.calls) == (5, 2)  # one token per child
     out = prob.rollout([(5,)], np.random.default_rng(0))[0]
     fed = len(out.terminal) - 1 - 1  # new tokens fed: all but the last drawn
-    assert prob.counters.nfe == 5 + fed
+    assert prob.counters.nfe == 5 + 1 + fed  # the read of (5,)'s cached distribution, the feed
 
 
 ALGORITHMS = {
@@ -258,14 +267,106 @@ def test_every_search_runs_on_tokens(name: str) -> None:
     assert 0 < res.stats.nfe <= prob.counters.nfe
 
 
-def test_maxent_ts_never_pays_twice_for_a_position() -> None:
-    """With a caching LM the search's NFE equals the number of distinct prefixes it touched."""
-    cached = make(ToyLM(8, seed=4), max_new_tokens=8)
+class Ledger:
+    """Records the distinct positions a search needed (independently of the model's counting)."""
+
+    def __init__(self, lm: ToyLM) -> None:
+        self.lm, self.needed = lm, set()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.lm, name)
+
+    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
+        for p in prefixes:
+            self.needed.update(tuple(p[:j]) for j in range(1, len(p) + 1))
+        return self.lm.next_logprobs(prefixes)
+
+    def generate(self, prefixes: Sequence[Sequence[int]], rng: object, **kw: object) -> list:
+        gens = self.lm.generate(prefixes, rng, **kw)  # type: ignore[arg-type]
+        for p, g in zip(prefixes, gens, strict=True):
+            seq = [*p, *g.tokens[:-1]]
+            self.needed.update(tuple(seq[:j]) for j in range(1, len(seq) + 1))
+        return gens
+
+
+def test_cached_search_pays_for_needed_positions_and_little_more() -> None:
+    """Processed positions (reads and padding excluded) cover every needed position; rollouts
+    that retrace cached tokens are fed again (as the backends decode), nothing else repeats."""
+    lm = ToyLM(8, seed=4)
+    ledger = Ledger(lm)
+    cached = TokenSearchProblem(ledger, [1, 2, 3], count_a, k=3, max_new_tokens=8)  # type: ignore[arg-type]
     res = maxent_ts(cached, Budget(simulations=20), k=3, lam=1.0, parallel=4, rng=0)
-    seen: set[tuple[int, ...]] = cached.lm._seen  # type: ignore[attr-defined]
-    assert cached.counters.nfe == len(seen)
+    c = lm.counters
+    positions = c.nfe - c.reads - c.padded
+    assert len(ledger.needed) <= positions <= 1.3 * len(ledger.needed)
+    assert c.reads >= res.stats.iterations  # rollouts start from cached leaves
     naive = make(ToyLM(8, seed=4, cache=False), max_new_tokens=8)
     res2 = maxent_ts(naive, Budget(simulations=20), k=3, lam=1.0, parallel=4, rng=0)
     assert res2.best_state == res.best_state  # same tree, same draws
-    assert naive.counters.nfe > 2 * cached.counters.nfe
+    assert naive.counters.nfe > 2 * c.nfe
     assert math.isfinite(res.best_reward)
+
+
+def _stop_across(lm: ToyLM, state: tuple[int, ...]) -> str:
+    """A stop string made of the state's last letter and the greedy next letter."""
+    nxt = int(np.argmax(lm.logprobs_of([1, 2, 3, *state])))
+    assert nxt != 0, "pick a state whose greedy next token is a letter"
+    return lm.decode([state[-1], nxt])
+
+
+def test_a_stop_string_split_across_state_and_rollout_ends_the_rollout() -> None:
+    lm = ToyLM(8, seed=1, eos_bias=-3.0)
+    stop = _stop_across(lm, (4,))
+    prob = make(lm, max_new_tokens=8, stop=(stop,), temperature=0.0)
+    assert not prob.is_terminal((4,))
+    out = prob.rollout([(4,)], np.random.default_rng(0))[0]
+    assert len(out.terminal) == 2 and prob.is_terminal(out.terminal)  # cut right after the stop
+    assert out.info["finish_reason"] == "stop" and len(out.path) == 1
+    kid = prob.sample([(4,)], np.random.default_rng(0))[0]  # the same for a sampled edge
+    assert kid.state == out.terminal
+
+
+@pytest.mark.parametrize("algo", ["dts", "dts_star"])
+def test_the_tree_never_grows_below_a_terminal(algo: str) -> None:
+    lm = ToyLM(8, seed=1, eos_bias=-3.0)
+    stops = ("ca", "dc", "bd", "ee")  # short stops: many split across state and rollout
+    prob = make(lm, max_new_tokens=10, stop=stops)
+    search = dts if algo == "dts" else dts_star
+    tree = search(prob, Budget(nfe=400), lam=2.0, parallel=4, rng=0).tree
+    assert tree is not None
+    for n in range(1, tree.size):
+        assert not tree.terminal[tree.parent[n]]
+        if tree.terminal[n]:
+            assert prob.is_terminal(tree.states[n]) and not np.isnan(tree.reward[n])
+
+
+def test_one_distribution_for_priors_draws_and_rollouts() -> None:
+    prob = make(temperature=0.5, top_p=0.8, k=8)
+    assert prob.distribution == "p_theta at temperature 0.5, top-p 0.8"
+    ref = prob.log_q(prob.lm.next_logprobs([prob.prefix(())]))[0]  # type: ignore[attr-defined]
+    assert np.isclose(np.exp(ref[np.isfinite(ref)]).sum(), 1.0)
+    prop = prob.propose([()], 8)[0]
+    assert np.allclose(prop.log_priors, ref[prop.actions])
+    assert len(prop.actions) == np.isfinite(ref).sum()  # only q's nucleus is proposed
+    kid = prob.sample([()], np.random.default_rng(0))[0]
+    assert kid.log_prior == pytest.approx(ref[kid.action])
+    out = prob.rollout([()], np.random.default_rng(1))[0]
+    for edge, before in zip(out.path, [(), *[e.state for e in out.path]], strict=False):
+        lq = prob.log_q(prob.lm.logprobs_of(prob.prefix(before))[None])[0]  # type: ignore[attr-defined]
+        assert edge.log_prior == pytest.approx(lq[edge.action])
+    assert make().distribution == "p_theta"
+
+
+def test_ragged_rollouts_are_one_generate_call() -> None:
+    prob = make(max_new_tokens=6)
+    calls: list[object] = []
+    lm = prob.lm
+    real = lm.generate
+
+    def spy(prefixes, rng, **kw):  # type: ignore[no-untyped-def]
+        calls.append(kw["max_new_tokens"])
+        return real(prefixes, rng, **kw)
+
+    lm.generate = spy  # type: ignore[method-assign]
+    prob.rollout([(), (2,), (2, 5, 5)], np.random.default_rng(0))
+    assert calls == [[6, 5, 3]]

@@ -2,7 +2,8 @@
 diversity vs reward (language-model tasks), MMD vs NFE, mean reward vs NFE and time per cell
 (diffusion tasks), or success vs NFE and success vs planning time (maze tasks); one panel per
 task, one line per method through its budgets, with the 95% interval of the y value as error
-bars (range-respecting: see ``stats.estimate``) and the number of cells per point in the legend."""
+bars (range-respecting: see ``stats.estimate``) and the number of cells per point in the legend.
+NFE on an x axis is the mean NFE the cells actually spent, never the nominal budget."""
 
 from __future__ import annotations
 

@@ -4,11 +4,15 @@ Measurement rules (see PAPERS.md §2, "honest metrics"):
 - The model's prefix cache is cleared first, then the prompt is prefilled once: ``prompt_nfe``
   (the same for every method on a prompt) is recorded apart from the search's ``nfe``.
 - ``nfe`` / ``calls`` are the model's own counters (positions processed, forward calls) around
-  the whole method call: proposals, sampling, rollouts and reward-side model work included.
+  the whole method call: proposals, sampling, rollouts and reward-side model work included, and
+  left-padding (``padded_nfe``) and distributions read from cached positions (``read_nfe``).
+  ``exhausted`` / ``stalled`` say why a search stopped below its budget; ``distribution`` names
+  the one distribution the method's draws and priors use.
 - ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
 - The answer is the method's best-reward completion; ``ppl`` is the perplexity of the answer's
   tokens only (EOS included, prompt excluded) from the model's log-probs; ``length`` counts its
-  tokens (EOS excluded). Diversity is across all samples the method returned for this prompt.
+  tokens (EOS excluded). Diversity is across all samples the method returned for this prompt
+  (for DTS: descents of its tree, its samples of the tilted target).
 - The search reward never receives the ground truth, except for tasks whose reward is an exact
   verifier (``reward_sees_truth``; recorded in the row).
 """
@@ -104,6 +108,11 @@ class CellRunner:
             "seed": cell.seed,
             "nfe": used.nfe,
             "calls": used.calls,
+            "padded_nfe": used.padded,
+            "read_nfe": used.reads,
+            "exhausted": stats.exhausted,
+            "stalled": stats.stalled,
+            "distribution": problem.distribution,
             "prompt_nfe": prompt_nfe,
             "wall_s": wall,
             "simulations": stats.simulations,

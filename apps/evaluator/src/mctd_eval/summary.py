@@ -36,6 +36,7 @@ COMMON = (
     "nodes",
     "max_depth",
     "mean_branching",
+    "exhausted",
 )
 
 
@@ -68,6 +69,19 @@ MAZE_COMMON = (
     "eval_wall_s",
 )
 _COMMON = {"lm": COMMON, "diffusion": DIFFUSION_COMMON, "maze": MAZE_COMMON}
+
+
+RATES = ("success", "exhausted")  # booleans, aggregated as rates
+OFF_BUDGET = 0.10  # a budgeted cell whose mean NFE is further than this from B is flagged
+
+
+def nfe_cell(e: Estimate, budget: int | None) -> str:
+    """The NFE spent, with its relative distance to the budget B when that exceeds 10 %."""
+    text = _mean(e)
+    if budget is None or math.isnan(e.mean):
+        return text
+    off = e.mean / budget - 1.0
+    return f"{text} ({100 * off:+.0f}%)" if abs(off) > OFF_BUDGET else text
 
 
 def metric_names(task: str) -> tuple[str, ...]:
@@ -200,6 +214,9 @@ def task_table(groups: Sequence[Group], task: str) -> str:
         cells = [g.method, g.budget_label, str(g.n)]
         for _, key, kind in columns:
             e = g.metrics[key]
+            if key == "nfe" and family != "maze":  # maze budgets count expansions, not NFE
+                cells.append(nfe_cell(e, g.budget) + _partial(e, g.n, key))
+                continue
             cell = _pm(e) if kind == "pm" else _rate(e) if kind == "rate" else _mean(e)
             cells.append(cell + _partial(e, g.n, key))
         cells += [_pm(g.metrics[m]) + _partial(g.metrics[m], g.n, m) for m in extra]
@@ -255,7 +272,12 @@ def _lm_preamble(c: dict[str, Any]) -> list[str]:
         "method returned for one prompt; success = the task's own criterion. Values are means "
         "over prompts and seeds, ± the 95% t-interval half-width ([lo, hi] on the log / logit "
         "scale for non-negative and [0, 1] metrics); success with a Wilson 95% "
-        "interval. Budget 'natural': no budget knob (greedy, beam).",
+        "interval. Budget 'natural': no budget knob (greedy, beam). NFE is what the method "
+        "spent (figures use it on their x axis); a budgeted NFE more than 10% off its budget B "
+        "shows the difference, e.g. '174 (+36%)': the last iteration overshot, or the search "
+        "stopped below B because its tree was exhausted (the rows' `exhausted`). Draws and "
+        "priors use one distribution (the rows' `distribution`): p_theta at the temperature "
+        "and top-p above.",
     ]
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mctd_tree.lm import Rows, WrappedLM
-from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.lm import Rows, WrappedLM, row_caps
+from mctd_tree.problems.tokens import check_sampling, sample_tokens
 from mctd_tree.protocols import Generation
 
 from mctd_llm_mlx.model import MLXLM
@@ -54,7 +54,7 @@ class NaiveMLXLM(WrappedLM):
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
@@ -64,12 +64,12 @@ class NaiveMLXLM(WrappedLM):
         rows = [self.lm._check_prefix(p, generating=True) for p in prefixes]
         caches = [self._cache() for _ in rows]
         lps = [self._run(r, c) for r, c in zip(rows, caches, strict=True)]
-        caps = [min(max_new_tokens, self.max_context - len(r)) for r in rows]
+        caps = row_caps(max_new_tokens, rows, self.max_context)
         out = Rows(caps, self.eos_token_ids, stop, self.decode)
         while out.active:
             lp = np.stack([lps[i] for i in out.active])
-            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            out.keep(out.step(drawn, lp)[0])
+            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            out.keep(out.step(drawn, lp, logq)[0])
             for i in out.active:  # one row at a time
                 lps[i] = self._run([out.toks[i][-1]], caches[i])
         return out.results()

@@ -14,8 +14,10 @@ concatenation), and rows that stop are dropped from the batch. Rows never share 
 object: the batch buffer is private to the call and cached segments are copied out of it.
 
 Counters: ``nfe`` counts positions fed through the transformer (prefill + decode, rollouts
-included); ``calls`` counts forward calls. A next-token distribution read from a cached hidden state
-costs neither (it is one ``lm_head`` product, about 1/5 of a position's FLOPs for SmolLM2-135M).
+included, left-padding of ragged prefill batches too, also reported as ``padded``) and every
+next-token distribution read from a cached hidden state with no position computed for it (one
+``lm_head`` product, about 1/5 of a position's FLOPs for SmolLM2-135M, counted as one position and
+reported as ``reads``); ``calls`` counts forward calls.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 from mctd_tree.errors import UserError
 from mctd_tree.lm import Rows, TokenizerLM, find_eos
-from mctd_tree.problems.tokens import sample_from_logprobs
+from mctd_tree.problems.tokens import sample_tokens
 from mctd_tree.protocols import Counters, Generation
 from transformers.cache_utils import Cache, DynamicLayer
 
@@ -214,8 +216,8 @@ class TorchLM(TokenizerLM):
         rows = [self._check_prefix(p) for p in prefixes]
         if not rows:
             return np.zeros((0, self._vocab), np.float32)
-        self._ensure(rows)
         distinct = list(dict.fromkeys(rows))
+        self._ensure(rows, reads=len(distinct))
         hidden = torch.stack([self.cache.match(p).last_hidden() for p in distinct])
         lp = self._logprobs(hidden)
         where = {p: i for i, p in enumerate(distinct)}
@@ -229,7 +231,7 @@ class TorchLM(TokenizerLM):
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
@@ -254,8 +256,8 @@ class TorchLM(TokenizerLM):
         out = Rows(caps, self._eos, stop, self.decode)
         lens = torch.tensor([len(r) for r in rows], device=self.device)
         for t in range(steps):
-            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going, done = out.step(drawn, lp)
+            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            going, done = out.step(drawn, lp, logq)
             if done and t > 0:
                 self._store_generated(
                     batch, p0, t, [out.active[j] for j in done], done, rows, out.toks, hbuf
@@ -385,6 +387,7 @@ class TorchLM(TokenizerLM):
             h = hidden[i, n_new - len(x) :].clone()
             self.cache.insert(s, m.length, kv, h)
         self.counters.nfe += sum(len(x) for x in news)
+        self._count_padding(b * n_new - sum(len(x) for x in news))
 
     def _store_generated(
         self,

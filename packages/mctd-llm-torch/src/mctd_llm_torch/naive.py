@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from mctd_tree.lm import Rows, WrappedLM
-from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.lm import Rows, WrappedLM, row_caps
+from mctd_tree.problems.tokens import check_sampling, sample_tokens
 from mctd_tree.protocols import Generation
 from transformers import DynamicCache
 
@@ -48,7 +48,7 @@ class NaiveTorchLM(WrappedLM):
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
@@ -58,12 +58,12 @@ class NaiveTorchLM(WrappedLM):
         rows = [self.lm._check_prefix(p, generating=True) for p in prefixes]
         caches = [DynamicCache() for _ in rows]
         lps = [self._run(r, c) for r, c in zip(rows, caches, strict=True)]
-        caps = [min(max_new_tokens, self.max_context - len(r)) for r in rows]
+        caps = row_caps(max_new_tokens, rows, self.max_context)
         out = Rows(caps, self.eos_token_ids, stop, self.decode)
         while out.active:
             lp = np.stack([lps[i] for i in out.active])
-            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            out.keep(out.step(drawn, lp)[0])
+            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            out.keep(out.step(drawn, lp, logq)[0])
             for i in out.active:  # one row at a time
                 lps[i] = self._run([out.toks[i][-1]], caches[i])
         return out.results()

@@ -4,7 +4,11 @@
 - DTS (Jain et al. 2025): children drawn from p_theta with progressive widening, Boltzmann
   selection ∝ multiplicity·exp(lam·v), rollout states kept, soft backup
   v(s) = (1/lam)·log mean_c exp(lam·v_c). Its samples target p_theta(x)·exp(lam·r(x))/Z.
-- DTS*: the same tree with UCT selection; read out the best terminal.
+- DTS*: the same tree with UCT selection. Read-out: the best terminal seen (``readout="best"``,
+  the default) or the paper's argmax descent (``readout="descent"``: from the root follow the
+  child of highest value to a terminal). With the max backup (what the paper found best for
+  text, and the evaluator's setting) the two agree up to ties; with the soft backup the descent
+  favours subtrees that are good on average.
 - MaxEnt-TS: enumerated top-k children, selection ∝ p(a|s)·exp(lam·v_a), soft backup weighted by
   p_theta renormalised over the children that have a value. Unvisited children enter selection
   with their parent's value (a neutral first-play estimate), never with 0.
@@ -14,13 +18,15 @@ Every one runs K leaves per iteration (``parallel``) with virtual visits of weig
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import numpy as np
 
-from mctd_tree.result import Budget, SearchResult
-from mctd_tree.search import Backup, SearchConfig, Selection, TreeSearch
+from mctd_tree.result import Budget, SearchResult, check_reward
+from mctd_tree.search import Backup, SearchConfig, Selection, TreeSearch, sample_tree
+from mctd_tree.tree import Tree
 
 Rng = np.random.Generator | int | None
 
@@ -33,15 +39,24 @@ def mcts(
     selection: Selection = "uct",
     backup: Backup = "mean",
     c: float = math.sqrt(2.0),
+    lam: float = 1.0,
     parallel: int = 1,
     virtual_weight: float = 1.0,
     rng: Rng = 0,
 ) -> SearchResult[Any]:
-    """Monte Carlo tree search over enumerated children (UCT or PUCT)."""
+    """Monte Carlo tree search over enumerated children (UCT or PUCT); ``lam`` is the inverse
+    temperature of the soft backup (``backup="soft"``; unused otherwise)."""
     if selection not in ("uct", "puct"):
         raise ValueError(f"mcts selection must be 'uct' or 'puct', got {selection!r}")
     cfg = SearchConfig(
-        "enumerate", selection, backup, c=c, k=k, parallel=parallel, virtual_weight=virtual_weight
+        "enumerate",
+        selection,
+        backup,
+        lam=lam,
+        c=c,
+        k=k,
+        parallel=parallel,
+        virtual_weight=virtual_weight,
     )
     return TreeSearch(problem, cfg, rng).run(budget)
 
@@ -60,9 +75,10 @@ def dts(
 ) -> SearchResult[Any]:
     """Diffusion Tree Sampling.
 
-    ``result.samples`` are the terminals each iteration reached (rollout ends, so partly p_theta
-    draws); for samples of p_theta·exp(lam·r)/Z descend the built tree with
-    :func:`~mctd_tree.search.sample_tree`, which costs no model calls.
+    ``result.samples`` are descents of the built tree (:func:`~mctd_tree.search.sample_tree`,
+    one per simulation, drawn with a copy of the search's generator after the search; no model
+    calls): DTS's samples of p_theta·exp(lam·r)/Z. The rollout ends are in the tree; the best
+    of them is ``best_state``.
 
     ``select_lam`` (default: ``lam``, the paper's rule) tempers selection only. The descents
     weight each leaf by exp(lam·r) / (product of its ancestors' child counts), which is exact
@@ -82,7 +98,14 @@ def dts(
         virtual_weight=virtual_weight,
         select_lam=select_lam,
     )
-    return TreeSearch(problem, cfg, rng).run(budget)
+    search = TreeSearch(problem, cfg, rng)
+    res = search.run(budget)
+    tree = res.tree
+    assert tree is not None
+    # a copy: the caller's generator is left as the search left it
+    leaves = sample_tree(tree, res.stats.simulations, lam, copy.deepcopy(search.rng))
+    res.samples = [(tree.states[n], float(tree.reward[n])) for n in leaves]
+    return res
 
 
 def dts_star(
@@ -96,9 +119,14 @@ def dts_star(
     alpha: float = 0.8,
     parallel: int = 1,
     virtual_weight: float = 1.0,
+    readout: str = "best",
     rng: Rng = 0,
 ) -> SearchResult[Any]:
-    """DTS*: the DTS tree searched with UCT; ``best_state`` is the best terminal found."""
+    """DTS*: the DTS tree searched with UCT. ``best_state`` is the best terminal seen
+    (``readout="best"``) or the argmax descent (``readout="descent"``); see the module
+    docstring. ``samples`` are the terminals the iterations reached."""
+    if readout not in ("best", "descent"):
+        raise ValueError(f"readout must be 'best' or 'descent', got {readout!r}")
     cfg = SearchConfig(
         "widen",
         "uct",
@@ -110,7 +138,25 @@ def dts_star(
         parallel=parallel,
         virtual_weight=virtual_weight,
     )
-    return TreeSearch(problem, cfg, rng).run(budget)
+    res = TreeSearch(problem, cfg, rng).run(budget)
+    if readout == "descent" and res.tree is not None and res.tree.visits[0] > 0:
+        node = argmax_descent(res.tree)
+        res.best_state = res.tree.states[node]
+        res.best_reward = check_reward(res.tree.reward[node], f"node {node}")
+    return res
+
+
+def argmax_descent(tree: Tree) -> int:
+    """The terminal reached from the root by always taking the visited child of highest value
+    (ties: the first created)."""
+    node = 0
+    while not tree.terminal[node]:
+        kids = tree.children(node)
+        kids = kids[tree.visits[kids] > 0]
+        if len(kids) == 0:
+            raise ValueError(f"node {node} has no visited child: the tree has no complete path")
+        node = int(kids[np.argmax(tree.value[kids])])
+    return node
 
 
 def maxent_ts(

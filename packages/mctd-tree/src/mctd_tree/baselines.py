@@ -49,7 +49,10 @@ def best_of_n(
     """Sample up to ``n`` completions from the root with p_theta; keep the best.
 
     ``n`` may be a :class:`Budget`: sampling then stops at the first batch boundary where its
-    simulations or NFE are reached (``batch_size`` rows per batched call; all at once by default).
+    simulations or NFE are reached (``batch_size`` rows per batched call; all at once by default;
+    under an NFE budget the last batch shrinks to the rows the remaining NFE pays for at the mean
+    cost per row so far). A batch that costs no NFE ends an NFE-budgeted run
+    (``stats.exhausted``): more of them could never reach the budget.
     """
     budget = as_budget(n)
     gen = as_rng(rng)
@@ -58,14 +61,21 @@ def best_of_n(
     start, t0 = problem.counters.snapshot(), time.perf_counter()
     root = problem.root()
     samples: list[tuple[Any, float]] = []
-    while not budget.exhausted(len(samples), problem.counters.since(start).nfe):
+    exhausted = False
+    while not budget.exhausted(len(samples), spent := problem.counters.since(start).nfe):
         left = budget.remaining_simulations(len(samples))
         size = batch_size or (int(left) if math.isfinite(left) else 1)
         size = int(min(size, left))
+        if budget.nfe is not None and samples and spent > 0:
+            size = int(min(size, max(1, (budget.nfe - spent) // (spent / len(samples)))))
         for out in problem.rollout([root] * size, gen):
             samples.append((out.terminal, check_reward(out.reward, "best-of-N sample")))
+        if budget.simulations is None and problem.counters.since(start).nfe == spent:
+            exhausted = True
+            break
     best = max(samples, key=lambda s: s[1])
-    stats = finish_stats(SearchStats(simulations=len(samples)), problem, start, t0, None)
+    stats = SearchStats(simulations=len(samples), exhausted=exhausted)
+    stats = finish_stats(stats, problem, start, t0, None)
     return SearchResult(best[0], best[1], samples, None, stats)
 
 

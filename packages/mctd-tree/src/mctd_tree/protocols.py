@@ -24,17 +24,31 @@ class Counters:
     ``nfe`` counts model forward work in the problem's own unit (token positions processed for an
     LLM, network calls per batch element for a diffusion model, guided calls counting their
     backward), rollouts included. ``calls`` counts sequential batched model calls: the latency a
-    batched, parallel search actually pays.
+    batched, parallel search actually pays. A language model also reports two parts of ``nfe``:
+    ``padded`` (left-padding positions a ragged batch computed) and ``reads`` (next-token
+    distributions read from a cached position with no position computed for them, each counted
+    as one position).
     """
 
     nfe: int = 0
     calls: int = 0
+    padded: int = 0
+    reads: int = 0
 
     def snapshot(self) -> Counters:
-        return Counters(self.nfe, self.calls)
+        return Counters(self.nfe, self.calls, self.padded, self.reads)
+
+    def reset(self) -> None:
+        """Zero every counter in place (holders of this object see the reset)."""
+        self.nfe = self.calls = self.padded = self.reads = 0
 
     def since(self, start: Counters) -> Counters:
-        return Counters(self.nfe - start.nfe, self.calls - start.calls)
+        return Counters(
+            self.nfe - start.nfe,
+            self.calls - start.calls,
+            self.padded - start.padded,
+            self.reads - start.reads,
+        )
 
 
 @dataclass
@@ -130,8 +144,11 @@ class Generation:
     """One rollout of a language model from a prefix."""
 
     tokens: list[int]
-    logprobs: np.ndarray
+    logprobs: np.ndarray  # raw log p_theta of each token
     finish_reason: str  # "eos", "stop" (a stop string) or "length"
+    # log-probability of each token under the distribution it was drawn from (temperature, top-k,
+    # top-p applied; 0 at temperature 0); None when the model does not report it
+    logq: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -171,13 +188,14 @@ class LanguageModel(Protocol):
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
         stop: Sequence[str] = (),
     ) -> list[Generation]:
-        """Batched sampling with per-row stop; temperature 0 is greedy."""
+        """Batched sampling with per-row stop; temperature 0 is greedy. ``max_new_tokens`` is one
+        cap for every row or one per row (a ragged batch in one call)."""
         ...
 
     def reset_counters(self) -> None: ...

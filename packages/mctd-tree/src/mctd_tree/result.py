@@ -19,8 +19,11 @@ S = TypeVar("S")
 class Budget:
     """How much a search may spend: simulations (rollouts) and/or NFE (model forward work).
 
-    A search stops at the first iteration boundary where either is reached, so with parallel
-    iterations the NFE may overshoot by at most one iteration's work.
+    A search stops at the first iteration boundary where either is reached, so the NFE may
+    overshoot by at most one iteration's work (tree searches shrink their last iterations to keep
+    that near one leaf's cost). It stops below the budget only when no work is left
+    (``SearchStats.exhausted``), a rollout asked to stop, or picks keep finding no work
+    (``SearchStats.stalled``).
     """
 
     simulations: int | None = None
@@ -54,7 +57,14 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 @dataclass
 class SearchStats:
-    """Counters of one search: model work, latency proxy, tree shape and wall time."""
+    """Counters of one search: model work, latency proxy, tree shape and wall time.
+
+    ``padded`` and ``reads`` are the parts of ``nfe`` spent on left-padding of ragged batches
+    and on distributions read from cached positions (see `Counters`). ``exhausted``: stopped
+    before the budget because no slot was left to expand and no leaf left to score (or, for
+    best-of-N, a batch cost nothing); ``stalled``: stopped because many picks in a row found no
+    work although work was left.
+    """
 
     nfe: int = 0
     calls: int = 0
@@ -65,6 +75,10 @@ class SearchStats:
     mean_branching: float = 0.0
     wall_time: float = 0.0
     stopped_early: bool = False
+    exhausted: bool = False
+    stalled: bool = False
+    padded: int = 0
+    reads: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,8 +89,9 @@ class SearchResult(Generic[S]):
     """What a search returns.
 
     ``best_state`` / ``best_reward``: the highest-reward terminal the search produced.
-    ``samples``: every terminal the search produced, in order, with its reward (for DTS these are
-    its samples of p_theta·exp(lam·r)/Z). ``tree`` is kept for tree algorithms.
+    ``samples``: every terminal the search produced, in order, with its reward; for DTS instead
+    descents of the built tree (`sample_tree`, one per simulation), its samples of
+    p_theta·exp(lam·r)/Z. ``tree`` is kept for tree algorithms.
     """
 
     best_state: S | None
@@ -100,6 +115,7 @@ def finish_stats(
     """Fill in counters measured since ``start`` and the tree's shape."""
     used = problem.counters.since(start)
     stats.nfe, stats.calls = used.nfe, used.calls
+    stats.padded, stats.reads = getattr(used, "padded", 0), getattr(used, "reads", 0)
     stats.wall_time = time.perf_counter() - t0
     if tree is not None:
         stats.nodes = tree.num_materialized()

@@ -6,6 +6,20 @@ batch avoid the earlier ones: every rule sees N + w·N^), materialises them with
 leaves out with one ``rollout`` call, and then backs the K returns up in pick order (delayed
 update). With K = 1 this is exactly the sequential algorithm.
 
+Budgets are spent, not abandoned: a pick that reaches a terminal already scored needs no model
+work, so it is backed up at once (a simulation of the sequential algorithm) and the batch keeps
+picking until it holds K leaves that need work; a pick blocked by the batch's own claims adds
+virtual visits to its path and the batch picks again. A search stops when its budget is spent,
+when a rollout asks to stop, or when the tree is exhausted (``stats.exhausted``: no slot left to
+expand and no leaf left to score, e.g. a small finite tree fully enumerated). A guard ends a run
+whose picks keep finding no work (``stats.stalled``) instead of looping forever. With enumerated
+Boltzmann selection (MaxEnt-TS), where such picks change neither values nor selection
+probabilities, a streak of them is cut short by one descent conditioned on reaching work (the law
+of the first pick that needs work, exactly; the skipped revisits are not counted as simulations).
+Under an NFE
+budget the last iterations shrink: K' = min(K, remaining NFE / mean NFE per leaf so far), at
+least 1, so the budget is overshot by about one leaf's cost rather than one full iteration's.
+
 Two expansion styles:
 - ``widen`` (DTS, DTS*): children are draws from p_theta under progressive widening
   (a node may hold up to C·N^alpha draws); duplicates raise a child's multiplicity; every rollout
@@ -100,7 +114,7 @@ class SearchConfig:
 class _Job:
     """One selected leaf: what to do with it and the path from the root."""
 
-    kind: Literal["sample", "step", "leaf"]
+    kind: Literal["sample", "step", "leaf", "blocked"]
     node: int
     path: list[int]
     rollout: Rollout[Any] | None = None
@@ -113,6 +127,12 @@ class _Pending:
 
     visits: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     draws: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+
+FREE_PICKS = 256  # picks without model work one iteration may make (per leaf of the batch)
+STALL_ITERATIONS = 8  # consecutive iterations without model work before a run is stalled
+EXHAUSTION_CHECK = 32  # free picks between two checks whether any work is left
+CONDITION_AFTER = 16  # MaxEnt-TS: picks without work before one descent conditioned on work
 
 
 class TreeSearch:
@@ -130,7 +150,10 @@ class TreeSearch:
         self.best: tuple[Any, float] = (None, -math.inf)
         self.simulations = 0
         self.iterations = 0
+        self.work_leaves = 0  # leaves that went through a batched model call
         self.stopped_early = False
+        self.exhausted = False
+        self.stalled = False
         if config.expansion == "enumerate" and not self.tree.terminal[0]:
             self._propose([0])
 
@@ -138,30 +161,76 @@ class TreeSearch:
     def run(self, budget: Budget | int) -> SearchResult[Any]:
         budget = as_budget(budget)
         start, t0 = self._start, self._t0
-        while not budget.exhausted(self.simulations, self.problem.counters.since(start).nfe):
-            picks = int(min(self.cfg.parallel, budget.remaining_simulations(self.simulations)))
-            nfe_before = self.problem.counters.nfe
-            done = self.iterate(picks)
-            idle = self.problem.counters.nfe == nfe_before
-            if done == 0 or (idle and budget.simulations is None) or self.stopped_early:
-                break  # nothing left to expand, an NFE budget no iteration spends, or solved
+        idle = 0
+        while not budget.exhausted(self.simulations, self._spent()):
+            if self.iterate(self._batch_size(budget), budget) > 0:
+                idle = 0
+            elif self._no_work_left():
+                self.exhausted = True
+            else:
+                idle += 1
+                self.stalled = idle >= STALL_ITERATIONS
+            if self.stopped_early or self.exhausted or self.stalled:
+                break
         stats = SearchStats(
             simulations=self.simulations,
             iterations=self.iterations,
             stopped_early=self.stopped_early,
+            exhausted=self.exhausted,
+            stalled=self.stalled,
         )
         finish_stats(stats, self.problem, start, t0, self.tree)
         return SearchResult(self.best[0], self.best[1], self.samples, self.tree, stats)
 
-    def iterate(self, picks: int) -> int:
-        """One batched iteration with up to ``picks`` leaves; returns how many were run."""
+    def _spent(self) -> int:
+        return self.problem.counters.since(self._start).nfe
+
+    def _batch_size(self, budget: Budget) -> int:
+        """K, cut to the simulations left and, under an NFE budget, to the leaves the remaining
+        NFE pays for at the mean cost per leaf so far (at least 1)."""
+        k = min(float(self.cfg.parallel), budget.remaining_simulations(self.simulations))
+        if budget.nfe is not None and self.work_leaves > 0:
+            spent = self._spent()
+            per_leaf = spent / self.work_leaves
+            if per_leaf > 0:
+                k = min(k, max(1.0, (budget.nfe - spent) // per_leaf))
+        return int(k)
+
+    def iterate(self, picks: int, budget: Budget | None = None) -> int:
+        """One batched iteration with up to ``picks`` leaves that need model work; returns how
+        many were run. Picks that need no work (scored terminals) are backed up at once."""
         pending = _Pending()
         jobs: list[_Job] = []
-        for _ in range(picks):
-            job = self._select(pending)
+        sims_left = math.inf if budget is None else budget.remaining_simulations(self.simulations)
+        tries = free = streak = 0
+        conditioned = self.cfg.expansion == "enumerate" and self.cfg.selection == "boltzmann"
+        while len(jobs) < picks and len(jobs) < sims_left and tries < FREE_PICKS * picks:
+            tries += 1
+            if conditioned and streak >= CONDITION_AFTER:
+                job, streak = self._select_work(pending), 0
+            else:
+                job = self._select(pending)
             if job is None:
-                break
+                break  # a non-terminal node with nothing to select: no pick can succeed
+            if job.kind == "blocked":  # every slot on this path is claimed by the batch
+                for n in job.path:
+                    pending.visits[n] += 1
+                streak += 1
+                continue
+            if self._scored(job.node):
+                job.end = job.node
+                self._backup(job)
+                self.simulations += 1
+                sims_left -= 1
+                free += 1
+                streak += 1
+                if sims_left <= 0:
+                    break
+                if not jobs and free % EXHAUSTION_CHECK == 0 and self._no_work_left():
+                    break
+                continue
             jobs.append(job)
+            streak = 0
             for n in job.path:
                 pending.visits[n] += 1
         if not jobs:
@@ -173,7 +242,22 @@ class TreeSearch:
             self._backup(job)
         self.iterations += 1
         self.simulations += len(jobs)
+        self.work_leaves += len(jobs)
         return len(jobs)
+
+    def _scored(self, node: int) -> bool:
+        return bool(self.tree.terminal[node]) and not math.isnan(self.tree.reward[node])
+
+    def _no_work_left(self) -> bool:
+        """True when no pick can ever need model work again: every terminal is scored and, for
+        enumerated trees, every slot is materialised (a widening tree can always draw more)."""
+        tree, n = self.tree, self.tree.size
+        mat, term = tree.materialized[:n], tree.terminal[:n]
+        if np.any(mat & term & np.isnan(tree.reward[:n])):
+            return False
+        if self.cfg.expansion == "widen":
+            return not np.any(mat & ~term)
+        return bool(np.all(mat))
 
     # ------------------------------------------------------------- selection
     def _select(
@@ -195,7 +279,7 @@ class TreeSearch:
                 return None
             child = self._choose(node, kids, pending)
             if child < 0:
-                return None
+                return _Job("blocked", node, path)
             path = [*path, child]
             if not tree.materialized[child]:
                 return _Job("step", child, path)
@@ -208,8 +292,6 @@ class TreeSearch:
         open_ = tree.materialized[kids] | (claimed == 0)  # a slot is expanded once per batch
         if not open_.any():
             return -1
-        n_child = tree.visits[kids] + cfg.virtual_weight * claimed
-        n_parent = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
         values = tree.value[kids]
         fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
         q = np.where(np.isnan(values), fpu, values)
@@ -220,6 +302,69 @@ class TreeSearch:
             with np.errstate(divide="ignore"):
                 probs = P.boltzmann_probs(q, np.where(open_, log_w, -np.inf), cfg.selection_lam)
             return int(kids[P.sample_index(probs, self.rng)])
+        return self._deterministic(node, kids, pending, q, claimed, open_)
+
+    def _boltzmann(self, node: int, kids: np.ndarray, pending: _Pending) -> np.ndarray:
+        """Enumerated Boltzmann selection probabilities over ``kids`` (0 for claimed slots)."""
+        tree = self.tree
+        claimed = np.fromiter((pending.visits.get(int(c), 0) for c in kids), float, len(kids))
+        open_ = tree.materialized[kids] | (claimed == 0)
+        if not open_.any():
+            return np.zeros(len(kids))
+        values = tree.value[kids]
+        fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
+        q = np.where(np.isnan(values), fpu, values)
+        with np.errstate(divide="ignore"):
+            log_w = np.where(open_, tree.log_prior[kids], -np.inf)
+            return P.boltzmann_probs(q, log_w, self.cfg.selection_lam)
+
+    def _work_mass(self, pending: _Pending) -> np.ndarray:
+        """Per node, the probability that a Boltzmann descent from it ends at a pick that needs
+        model work (an open slot, an unscored terminal) rather than a scored terminal."""
+        tree, n = self.tree, self.tree.size
+        w = np.zeros(n)
+        for node in np.argsort(-tree.depth[:n], kind="stable"):
+            if not tree.materialized[node]:
+                w[node] = 0.0 if pending.visits.get(int(node), 0) else 1.0
+            elif tree.terminal[node]:
+                w[node] = float(math.isnan(tree.reward[node]))
+            elif len(kids := tree.children(int(node))):
+                w[node] = float(self._boltzmann(int(node), kids, pending) @ w[kids])
+        return w
+
+    def _select_work(self, pending: _Pending) -> _Job | None:
+        """A Boltzmann descent conditioned on ending at a pick that needs work: the law of the
+        first such pick of repeated plain descents (picks that only revisit scored terminals
+        change neither values nor Boltzmann probabilities), in one descent. None: no work."""
+        tree = self.tree
+        w = self._work_mass(pending)
+        if w[0] <= 0:
+            return None
+        node, path = 0, [0]
+        while True:
+            kids = tree.children(node)
+            probs = self._boltzmann(node, kids, pending) * w[kids]
+            child = int(kids[P.sample_index(probs / probs.sum(), self.rng)])
+            path.append(child)
+            if not tree.materialized[child]:
+                return _Job("step", child, path)
+            if tree.terminal[child]:
+                return _Job("leaf", child, path)
+            node = child
+
+    def _deterministic(
+        self,
+        node: int,
+        kids: np.ndarray,
+        pending: _Pending,
+        q: np.ndarray,
+        claimed: np.ndarray,
+        open_: np.ndarray,
+    ) -> int:
+        """UCT / PUCT: the open child of highest score (ties: higher prior)."""
+        tree, cfg = self.tree, self.cfg
+        n_child = tree.visits[kids] + cfg.virtual_weight * claimed
+        n_parent = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
         if cfg.selection == "uct":
             scores = P.uct_scores(q, n_child, n_parent, cfg.c)
         else:
@@ -249,7 +394,9 @@ class TreeSearch:
                     jobs[i] = _Job("leaf", child, path)
                 else:
                     nxt = self._select(pending, child, path)
-                    jobs[i] = nxt if nxt is not None else _Job("leaf", child, path)
+                    if nxt is None or nxt.kind == "blocked":
+                        nxt = _Job("leaf", child, path)
+                    jobs[i] = nxt
                 for n in jobs[i].path:
                     pending.visits[n] += 1
 
@@ -297,9 +444,15 @@ class TreeSearch:
                 tree.reward[job.end] = reward
 
     def _insert_path(self, node: int, rollout: Rollout[Any]) -> int:
-        """Add a rollout's states below ``node`` (merging repeated draws); return the last node."""
+        """Add a rollout's states below ``node`` (merging repeated draws); return the last node.
+        A tree never grows below a terminal: a rollout that goes on past one is refused."""
         tree = self.tree
-        for ch in rollout.path:
+        for i, ch in enumerate(rollout.path):
+            if tree.terminal[node]:
+                raise ValueError(
+                    f"a rollout went on for {len(rollout.path) - i} edge(s) past the terminal "
+                    f"state of node {node}; a problem's rollout must end at its first terminal"
+                )
             child, created = tree.add_child(node, ch.action, ch.log_prior)
             if created:
                 tree.set_state(child, ch.state, self.problem.is_terminal(ch.state))

@@ -3,7 +3,7 @@
 from mctd_tree.lm.base import TokenizerLM
 from mctd_tree.lm.prefix_tree import CacheStats, Match, Node, PrefixTree, prefill_chunks
 from mctd_tree.lm.stopping import EOS_NAMES, Rows, find_eos
-from mctd_tree.lm.validate import check_max_new_tokens, check_prefix
+from mctd_tree.lm.validate import check_max_new_tokens, check_prefix, row_caps
 from mctd_tree.lm.wrap import WrappedLM
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "check_prefix",
     "find_eos",
     "prefill_chunks",
+    "row_caps",
 ]

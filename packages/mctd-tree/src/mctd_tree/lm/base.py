@@ -8,7 +8,7 @@ from typing import Any
 
 from mctd_tree.errors import UserError
 from mctd_tree.lm.prefix_tree import CacheStats, PrefixTree, prefill_chunks
-from mctd_tree.lm.validate import check_max_new_tokens, check_prefix
+from mctd_tree.lm.validate import check_prefix, row_caps
 from mctd_tree.problems.tokens import check_sampling
 from mctd_tree.protocols import Counters
 
@@ -60,8 +60,7 @@ class TokenizerLM(ABC):
         return [int(t) for t in out]
 
     def reset_counters(self) -> None:
-        self.counters.nfe = 0
-        self.counters.calls = 0
+        self.counters.reset()
 
     def clear_cache(self) -> None:
         """Drop every cached prefix (counters are kept)."""
@@ -77,23 +76,34 @@ class TokenizerLM(ABC):
     def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:
         """One forward call computing the uncached tail of every target; cache the results."""
 
-    def _ensure(self, seqs: list[tuple[int, ...]]) -> None:
-        """Compute and cache every position of ``seqs`` not cached yet, each exactly once."""
+    def _ensure(self, seqs: list[tuple[int, ...]], reads: int) -> None:
+        """Compute and cache every position of ``seqs`` not cached yet, each exactly once, and
+        count the ``reads`` distributions the caller takes of them: every one beyond one per
+        distinct prefix whose last position this call computes (see `Counters`)."""
+        fresh = {s for s in seqs if self.cache.match(s, touch=False).length < len(s)}
         for chunk in prefill_chunks(self.cache, seqs, self.prefill_tokens):
             self._prefill(chunk)
+        extra = reads - len(fresh)
+        self.counters.reads += extra
+        self.counters.nfe += extra
+
+    def _count_padding(self, padded: int) -> None:
+        """Left-padding positions a ragged prefill computed: part of ``nfe``."""
+        self.counters.padded += padded
+        self.counters.nfe += padded
 
     def _start_generate(
         self,
         prefixes: Sequence[Sequence[int]],
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float,
         top_k: int,
         top_p: float,
     ) -> tuple[list[tuple[int, ...]], list[int]]:
         """Check the arguments, cache every prefix; return the rows and their token caps."""
         check_sampling(temperature, top_k, top_p)
-        check_max_new_tokens(max_new_tokens)
         rows = [self._check_prefix(p, generating=True) for p in prefixes]
+        caps = row_caps(max_new_tokens, rows, self._max_context)
         if rows:
-            self._ensure(rows)
-        return rows, [min(int(max_new_tokens), self._max_context - len(r)) for r in rows]
+            self._ensure(rows, reads=len(rows))  # every row reads its first distribution
+        return rows, caps

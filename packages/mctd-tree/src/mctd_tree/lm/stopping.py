@@ -53,6 +53,7 @@ class Rows:
         self.window = max((len(s) for s in self.stop), default=0) + 8 if window else 0
         self.toks: list[list[int]] = [[] for _ in range(n)]
         self.lps: list[list[float]] = [[] for _ in range(n)]
+        self.lqs: list[list[float]] = [[] for _ in range(n)]
         self.reason = ["length"] * n
         self.active = list(range(n))
 
@@ -67,14 +68,18 @@ class Rows:
             return False
         return True
 
-    def step(self, drawn: np.ndarray, lp: np.ndarray) -> tuple[list[int], list[int]]:
-        """Append each active row's drawn token; return the batch positions (going, done)."""
+    def step(
+        self, drawn: np.ndarray, lp: np.ndarray, logq: np.ndarray | None = None
+    ) -> tuple[list[int], list[int]]:
+        """Append each active row's drawn token (its raw log-prob from ``lp``, and ``logq``, its
+        log-prob under the sampling distribution); return the batch positions (going, done)."""
         going: list[int] = []
         done: list[int] = []
         for j, i in enumerate(self.active):
             tok = int(drawn[j])
             self.toks[i].append(tok)
             self.lps[i].append(float(lp[j, tok]))
+            self.lqs[i].append(float(lp[j, tok]) if logq is None else float(logq[j]))
             (done if self._stopped(i, tok) else going).append(j)
         return going, done
 
@@ -84,6 +89,6 @@ class Rows:
 
     def results(self) -> list[Generation]:
         return [
-            Generation(t, np.asarray(lp, np.float32), r)
-            for t, lp, r in zip(self.toks, self.lps, self.reason, strict=True)
+            Generation(t, np.asarray(lp, np.float32), r, np.asarray(lq, np.float64))
+            for t, lp, r, lq in zip(self.toks, self.lps, self.reason, self.lqs, strict=True)
         ]

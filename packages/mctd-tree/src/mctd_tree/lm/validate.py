@@ -12,6 +12,21 @@ def check_max_new_tokens(max_new_tokens: object) -> None:
         raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
 
 
+def row_caps(
+    max_new_tokens: int | Sequence[int], rows: Sequence[Sequence[int]], max_context: int
+) -> list[int]:
+    """Per-row token caps: one cap for all rows or one per row, each cut to the context left."""
+    if isinstance(max_new_tokens, int | np.integer):
+        caps = [int(max_new_tokens)] * len(rows)
+    else:
+        caps = list(max_new_tokens)
+        if len(caps) != len(rows):
+            raise ValueError(f"got {len(caps)} max_new_tokens for {len(rows)} prefixes")
+    for c in caps:
+        check_max_new_tokens(c)
+    return [min(int(c), max_context - len(r)) for c, r in zip(caps, rows, strict=True)]
+
+
 def check_prefix(
     prefix: Sequence[int], vocab_size: int, max_context: int, generating: bool = False
 ) -> tuple[int, ...]:

@@ -36,5 +36,4 @@ class WrappedLM:
         return self.lm.chat_prompt(messages)
 
     def reset_counters(self) -> None:
-        self.counters.nfe = 0
-        self.counters.calls = 0
+        self.counters.reset()

@@ -20,9 +20,15 @@ takes no random generator). ``sample`` draws all m tokens from the sampling dist
 ends early at EOS, a stop string or the length limit. Chunk actions are small integer ids interned
 by the problem (``chunk_tokens(action)`` gives the tokens back).
 
-Log-priors are always log p_theta under the raw model (temperature 1, no truncation), which is what
-MaxEnt-TS weights children by; ``temperature`` / ``top_p`` only shape how ``sample`` and
-``rollout`` draw.
+One distribution q for everything: ``sample`` and ``rollout`` draw from q, and every log-prior
+(``propose``, sampled edges, rollout edges, chunks) is log q. q is p_theta itself at temperature 1
+and top-p 1, else p_theta tempered by ``temperature`` and cut to its top-p nucleus (temperature 0:
+the argmax, log q = 0). So MaxEnt-TS weights children by the distribution its rollouts follow, and
+DTS's target is q·exp(lam·r)/Z; `distribution` names q (the evaluator records it in each row).
+
+``rollout`` and ``sample`` make one batched ``generate`` call with a cap per row (ragged). Stop
+strings are checked on the whole completion text, so one that starts in the state and ends in the
+generated tokens ends the edge there (the tokens drawn past it are cut; their work stays counted).
 
 Counters mirror the language model's (``nfe`` = positions processed, ``calls`` = forward calls).
 
@@ -95,6 +101,39 @@ def process_logprobs(
     return p
 
 
+def sample_tokens(
+    logprobs: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one token per row of ``logprobs`` (B, V); the shared rule of all mctd LM backends.
+
+    Temperature 0 is greedy (first argmax) and draws no random numbers. Otherwise exactly one
+    ``rng.random()`` per row, in row order, and the token is the first index whose cumulative
+    processed probability exceeds ``u * total`` (inverse CDF in vocabulary order). Returns the
+    tokens and their log-probabilities under the distribution they were drawn from (float64;
+    0 at temperature 0).
+    """
+    lp = np.asarray(logprobs)
+    if lp.ndim == 1:
+        lp = lp[None]
+    if temperature == 0:
+        return np.argmax(lp, axis=1).astype(np.int64), np.zeros(lp.shape[0])
+    p = process_logprobs(lp, temperature, top_k, top_p)
+    u = np.asarray(rng.random(p.shape[0]), dtype=np.float64)
+    cdf = np.cumsum(p, axis=1)
+    out = np.empty(p.shape[0], dtype=np.int64)
+    for i in range(p.shape[0]):
+        j = int(np.searchsorted(cdf[i], float(u[i] * cdf[i, -1]), side="right"))
+        out[i] = min(j, p.shape[1] - 1)
+    with np.errstate(divide="ignore"):
+        logq = np.log(p[np.arange(p.shape[0]), out])
+    return out, logq
+
+
 def sample_from_logprobs(
     logprobs: np.ndarray,
     rng: np.random.Generator,
@@ -103,25 +142,8 @@ def sample_from_logprobs(
     top_k: int = 0,
     top_p: float = 1.0,
 ) -> np.ndarray:
-    """Draw one token per row of ``logprobs`` (B, V); the shared rule of all mctd LM backends.
-
-    Temperature 0 is greedy (first argmax) and draws no random numbers. Otherwise exactly one
-    ``rng.random()`` per row, in row order, and the token is the first index whose cumulative
-    processed probability exceeds ``u * total`` (inverse CDF in vocabulary order).
-    """
-    lp = np.asarray(logprobs)
-    if lp.ndim == 1:
-        lp = lp[None]
-    if temperature == 0:
-        return np.argmax(lp, axis=1).astype(np.int64)
-    p = process_logprobs(lp, temperature, top_k, top_p)
-    u = np.asarray(rng.random(p.shape[0]), dtype=np.float64)
-    cdf = np.cumsum(p, axis=1)
-    out = np.empty(p.shape[0], dtype=np.int64)
-    for i in range(p.shape[0]):
-        j = int(np.searchsorted(cdf[i], float(u[i] * cdf[i, -1]), side="right"))
-        out[i] = min(j, p.shape[1] - 1)
-    return out
+    """The tokens of `sample_tokens` (same random numbers), without their log-probabilities."""
+    return sample_tokens(logprobs, rng, temperature=temperature, top_k=top_k, top_p=top_p)[0]
 
 
 class TokenSearchProblem:
@@ -178,6 +200,26 @@ class TokenSearchProblem:
         self._chunk_ids: dict[tuple[int, ...], int] = {}
         self._chunks: list[tuple[int, ...]] = []
         self._greedy_rng = np.random.default_rng(0)  # never drawn from: temperature 0
+        self._raw = self.temperature == 1.0 and self.top_p == 1.0
+
+    @property
+    def distribution(self) -> str:
+        """The distribution q every draw and log-prior uses (see the module docstring)."""
+        if self._raw:
+            return "p_theta"
+        return f"p_theta at temperature {self.temperature:g}, top-p {self.top_p:g}"
+
+    def log_q(self, logprobs: np.ndarray) -> np.ndarray:
+        """log q for rows of raw next-token log-probs (B, V), float64; -inf outside q's support."""
+        lp = np.asarray(logprobs, dtype=np.float64)
+        if self._raw:
+            return lp
+        if self.temperature == 0:
+            out = np.full(lp.shape, -np.inf)
+            out[np.arange(lp.shape[0]), np.argmax(lp, axis=1)] = 0.0
+            return out
+        with np.errstate(divide="ignore"):
+            return np.log(process_logprobs(lp, self.temperature, 0, self.top_p))
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -203,7 +245,7 @@ class TokenSearchProblem:
         out: list[Child[Any]] = []
         for s, g in zip(states, gens, strict=True):
             toks = tuple(g.tokens)
-            out.append(Child(self._action(toks), s + toks, float(np.sum(g.logprobs))))
+            out.append(Child(self._action(toks), s + toks, float(np.sum(self._lq(g)))))
         return out
 
     def propose(self, states: Sequence[TokenState], k: int) -> list[Proposals]:
@@ -214,7 +256,7 @@ class TokenSearchProblem:
         if not states:
             return []
         k = min(int(k), self.k)
-        lp = np.asarray(self.lm.next_logprobs([self.prompt + s for s in states]))
+        lp = self.log_q(self.lm.next_logprobs([self.prompt + s for s in states]))
         firsts: list[np.ndarray] = []
         for row in lp:
             kk = min(k, row.shape[0])
@@ -308,13 +350,18 @@ class TokenSearchProblem:
         """Cut a rollout into tree edges of ``chunk`` tokens, aligned at ``state``."""
         edges: list[Child[Any]] = []
         cur = state
+        lq = self._lq(g)
         for j in range(0, len(g.tokens), self.chunk):
             toks = tuple(int(t) for t in g.tokens[j : j + self.chunk])
             cur = cur + toks
-            edges.append(
-                Child(self._action(toks), cur, float(np.sum(g.logprobs[j : j + self.chunk])))
-            )
+            edges.append(Child(self._action(toks), cur, float(np.sum(lq[j : j + self.chunk]))))
         return edges
+
+    def _lq(self, g: Generation) -> np.ndarray:
+        """log q of a generation's tokens (drawn from q by the model, so it reports them)."""
+        if self._raw or g.logq is None:
+            return np.asarray(g.logprobs, dtype=np.float64)
+        return np.asarray(g.logq, dtype=np.float64)
 
     def _has_stop(self, state: TokenState) -> bool:
         text = self.lm.decode([t for t in state if t not in self._eos])
@@ -333,32 +380,60 @@ class TokenSearchProblem:
         temperature: float,
         top_p: float,
     ) -> list[Generation]:
-        """``lm.generate`` for rows with different length caps: one call per distinct cap."""
-        out: list[Generation | None] = [None] * len(states)
-        for cap in sorted(set(caps), reverse=True):
-            rows = [i for i, c in enumerate(caps) if c == cap]
-            gens = self.lm.generate(
-                [self.prompt + tuple(states[i]) for i in rows],
-                rng,
-                max_new_tokens=cap,
-                temperature=temperature,
-                top_p=top_p,
-                stop=self.stop,
+        """One ragged ``lm.generate`` call (a cap per row); each row cut at its first stop."""
+        gens = self.lm.generate(
+            [self.prompt + tuple(s) for s in states],
+            rng,
+            max_new_tokens=[int(c) for c in caps],
+            temperature=temperature,
+            top_p=top_p,
+            stop=self.stop,
+        )
+        if self.stop:
+            gens = [self._cut_at_stop(s, g) for s, g in zip(states, gens, strict=True)]
+        return gens
+
+    def _cut_at_stop(self, state: TokenState, g: Generation) -> Generation:
+        """``g`` cut after the first token whose completion text holds a stop string (one that
+        may start inside ``state``): the generation then ends at the state's first terminal."""
+        toks = tuple(int(t) for t in g.tokens)
+        if not self._has_stop(state + toks):
+            return g
+        j = next(j for j in range(1, len(toks) + 1) if self._has_stop(state + toks[:j]))
+        if j == len(toks):
+            return (
+                g if g.finish_reason == "stop" else Generation(g.tokens, g.logprobs, "stop", g.logq)
             )
-            for i, g in zip(rows, gens, strict=True):
-                out[i] = g
-        return [g for g in out if g is not None]
+        logq = None if g.logq is None else g.logq[:j]
+        return Generation(list(toks[:j]), g.logprobs[:j], "stop", logq)
 
     def _extend_greedy(
         self, starts: list[TokenState], caps: list[int]
     ) -> list[tuple[tuple[int, ...], float]]:
-        """Greedy continuation of each start by up to its cap tokens (none if it is terminal)."""
+        """Greedy continuation of each start by up to its cap tokens (none if it is terminal),
+        with its log q (read from the model's distributions after each fed token when q is not
+        p_theta: those reads are counted)."""
         res: list[tuple[tuple[int, ...], float]] = [((), 0.0)] * len(starts)
         live = [i for i, s in enumerate(starts) if caps[i] > 0 and not self.is_terminal(s)]
-        if live:
-            gens = self._generate(
-                [starts[i] for i in live], [caps[i] for i in live], self._greedy_rng, 0.0, 1.0
-            )
-            for i, g in zip(live, gens, strict=True):
-                res[i] = (tuple(int(t) for t in g.tokens), float(np.sum(g.logprobs)))
+        if not live:
+            return res
+        gens = self._generate(
+            [starts[i] for i in live], [caps[i] for i in live], self._greedy_rng, 0.0, 1.0
+        )
+        toks = [tuple(int(t) for t in g.tokens) for g in gens]
+        if self._raw:
+            lqs = [float(np.sum(g.logprobs)) for g in gens]
+        else:
+            prefixes = [
+                self.prompt + starts[i] + t[:j]
+                for i, t in zip(live, toks, strict=True)
+                for j in range(len(t))
+            ]
+            lq = self.log_q(self.lm.next_logprobs(prefixes))
+            lqs, row = [], 0
+            for t in toks:
+                lqs.append(float(sum(lq[row + j, t[j]] for j in range(len(t)))))
+                row += len(t)
+        for i, t, q in zip(live, toks, lqs, strict=True):
+            res[i] = (t, q)
         return res

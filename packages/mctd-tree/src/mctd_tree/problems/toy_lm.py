@@ -1,10 +1,13 @@
 """A tiny numpy language model implementing `LanguageModel`, for tests and examples.
 
 The next-token distribution is a fixed random table indexed by the last two tokens (a trigram
-model), so it is exact, fast and reproducible. It counts its work like a real backend with a prefix
-cache: a position is "processed" the first time a prefix ending there is needed (``cache=True``), or
-every time it is needed (``cache=False``, the naive re-encoding model). ``generate`` follows the
-shared sampling rule (`sample_from_logprobs`) and feeds every generated token except the last.
+model), so it is exact, fast and reproducible. It counts its work exactly as the cached backends
+(mctd-llm-torch, mctd-llm-mlx) do (``cache=True``): uncached positions are prefilled once, in the
+same ragged chunks (`prefill_chunks`, left-padding counted in ``nfe`` and ``padded``); a
+distribution read from a cached position with no position computed for it counts one (``reads``);
+``generate`` feeds every generated token except the last, one position per active row per step.
+With ``cache=False`` (the naive re-encoding model) every needed prefix is computed in full every
+time. ``generate`` follows the shared sampling rule (`sample_tokens`).
 
 Token 0 is EOS; tokens 1.. decode to the letters ``a``, ``b``, ... (so ``vocab_size <= 27``).
 """
@@ -15,9 +18,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mctd_tree.lm.prefix_tree import PrefixTree, prefill_chunks
 from mctd_tree.lm.stopping import Rows
-from mctd_tree.problems.tokens import check_sampling, sample_from_logprobs
+from mctd_tree.lm.validate import row_caps
+from mctd_tree.problems.tokens import check_sampling, sample_tokens
 from mctd_tree.protocols import Counters, Generation
+
+
+class _Positions(PrefixTree[None]):
+    """The positions a cached backend would hold (no payloads, no eviction)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_positions=1 << 62)
+
+    def _slice(self, payload: None, start: int, stop: int | None) -> None:
+        return None
 
 
 class ToyLM:
@@ -32,6 +47,7 @@ class ToyLM:
         eos_bias: float = 0.0,
         sharpness: float = 2.0,
         cache: bool = True,
+        prefill_tokens: int = 8192,
     ) -> None:
         if not 2 <= vocab_size <= 27:
             raise ValueError(f"ToyLM vocab_size must be in [2, 27], got {vocab_size}")
@@ -44,7 +60,8 @@ class ToyLM:
         self._vocab = vocab_size
         self._max_context = max_context
         self.cache = cache
-        self._seen: set[tuple[int, ...]] = set()
+        self.prefill_tokens = prefill_tokens
+        self._seen = _Positions()
         self.counters = Counters()
 
     # ---------------------------------------------------------------- protocol
@@ -71,12 +88,11 @@ class ToyLM:
         return self.encode(" ".join(m["content"] for m in messages))
 
     def reset_counters(self) -> None:
-        self.counters.nfe = 0
-        self.counters.calls = 0
+        self.counters.reset()
 
     def clear_cache(self) -> None:
         """Forget every computed prefix, as a backend's cache eviction would."""
-        self._seen = set()
+        self._seen.clear()
 
     def logprobs_of(self, prefix: Sequence[int]) -> np.ndarray:
         """Exact next-token log-probs of one prefix, without counting (for tests)."""
@@ -85,7 +101,7 @@ class ToyLM:
 
     def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
         rows = [self._check(p) for p in prefixes]
-        self._process(rows)
+        self._prefill(rows, reads=len(set(rows)))
         out = np.stack([self.logprobs_of(p) for p in rows]) if rows else np.zeros((0, self._vocab))
         return out.astype(np.float32)
 
@@ -94,25 +110,23 @@ class ToyLM:
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
         stop: Sequence[str] = (),
     ) -> list[Generation]:
         check_sampling(temperature, top_k, top_p)
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         rows = [self._check(p) for p in prefixes]
-        self._process(rows)
-        caps = [min(max_new_tokens, self._max_context - len(r)) for r in rows]
+        caps = row_caps(max_new_tokens, rows, self._max_context)
+        self._prefill(rows, reads=len(rows))
         out = Rows(caps, self.eos_token_ids, stop, self.decode, window=False)
         while out.active:
             lp = np.stack([self.logprobs_of(rows[i] + tuple(out.toks[i])) for i in out.active])
-            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            out.keep(out.step(drawn, lp)[0])
+            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
+            out.keep(out.step(drawn, lp, logq)[0])
             if out.active:  # feed the new tokens of the rows that go on
-                self._process([rows[i] + tuple(out.toks[i]) for i in out.active])
+                self._decode([rows[i] + tuple(out.toks[i]) for i in out.active])
         return out.results()
 
     # ---------------------------------------------------------------- helpers
@@ -128,18 +142,35 @@ class ToyLM:
             raise ValueError(f"token ids must be in [0, {self._vocab})")
         return p
 
-    def _process(self, seqs: Sequence[tuple[int, ...]]) -> None:
-        """Count the positions one batched forward call would process for ``seqs``."""
-        new = 0
-        if self.cache:
-            for s in dict.fromkeys(seqs):
-                j = len(s)
-                while j > 0 and s[:j] not in self._seen:
-                    self._seen.add(s[:j])
-                    new += 1
-                    j -= 1
-        else:
-            new = sum(len(s) for s in seqs)
-        if new:
-            self.counters.nfe += new
-            self.counters.calls += 1
+    def _charge(self, positions: int, padded: int = 0) -> None:
+        self.counters.nfe += positions + padded
+        self.counters.padded += padded
+        self.counters.calls += 1
+
+    def _prefill(self, seqs: list[tuple[int, ...]], reads: int) -> None:
+        """Count the forward calls computing every uncached position of ``seqs`` (ragged chunks,
+        left-padded as a backend lays them out), then the ``reads`` distributions taken."""
+        if not seqs:
+            return
+        if not self.cache:
+            self._charge(sum(len(s) for s in seqs))
+            return
+        seen = self._seen
+        fresh = {s for s in seqs if seen.match(s, touch=False).length < len(s)}
+        for chunk in prefill_chunks(seen, seqs, self.prefill_tokens):
+            matches = [seen.match(s) for s, _ in chunk]
+            news = [len(s) - m.length for (s, _), m in zip(chunk, matches, strict=True)]
+            self._charge(sum(news), len(news) * max(news) - sum(news))
+            for (s, _), m in zip(chunk, matches, strict=True):
+                seen.put(s, m.length, None)
+        self.counters.reads += reads - len(fresh)
+        self.counters.nfe += reads - len(fresh)
+
+    def _decode(self, seqs: list[tuple[int, ...]]) -> None:
+        """One decode step: every row feeds its newest token (one position each)."""
+        if not self.cache:
+            self._charge(sum(len(s) for s in seqs))
+            return
+        self._charge(len(seqs))
+        for s in seqs:
+            self._seen.put(s, len(s) - 1, None)
