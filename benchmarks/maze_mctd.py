@@ -90,12 +90,12 @@ def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
     MCTD to succeed at all: with MCTD at 0 % the P-MCTD / Fast-MCTD claims are false (vacuous)."""
     by = {s["method"]: s for s in summary}
     out: dict[str, Any] = {}
-    if "MCTD" in by and "Diffusion Forcing" in by:
-        m, d = by["MCTD"], by["Diffusion Forcing"]
+    if "mctd" in by and "df" in by:
+        m, d = by["mctd"], by["df"]
         out["mctd_minus_df_points"] = m["success"] - d["success"]
         out["mctd_claim"] = m["success"] >= d["success"] + 20 or m["success"] >= 80
-    if "MCTD" in by and "P-MCTD" in by:
-        m, p = by["MCTD"], by["P-MCTD"]
+    if "mctd" in by and "p_mctd" in by:
+        m, p = by["mctd"], by["p_mctd"]
         out["pmctd_calls_ratio"] = m["calls"] / max(p["calls"], 1e-9)
         out["pmctd_wall_ratio"] = m["wall_time"] / max(p["wall_time"], 1e-9)
         out["pmctd_success_gap"] = m["success"] - p["success"]
@@ -104,8 +104,8 @@ def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
             and out["pmctd_calls_ratio"] >= 5
             and abs(out["pmctd_success_gap"]) <= 10
         )
-    if "MCTD" in by and "Fast-MCTD" in by:
-        m, f = by["MCTD"], by["Fast-MCTD"]
+    if "mctd" in by and "fast_mctd" in by:
+        m, f = by["mctd"], by["fast_mctd"]
         out["fast_wall_ratio"] = m["wall_time"] / max(f["wall_time"], 1e-9)
         out["fast_success_gap"] = m["success"] - f["success"]
         out["fast_claim"] = (
@@ -177,7 +177,7 @@ def main() -> None:
     (dense, dense_info), (sparse, sparse_info) = loaded
     methods = default_methods(args.budget, args.parallel, args.scale, args.warp_factor)
     if args.methods:
-        methods = [m for m in methods if m.name in args.methods]
+        methods = {k: v for k, v in methods.items() if k in args.methods}
     tasks = None if args.tasks is None else [t - 1 for t in args.tasks]
     t0 = time.perf_counter()
 

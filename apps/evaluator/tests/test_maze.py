@@ -263,18 +263,21 @@ def test_list_shows_the_maze_tasks_and_methods() -> None:
 
 def test_methods_preset_and_instances() -> None:
     from mctd_diffusion.maze import TASKS
+    from mctd_diffusion.maze import planners as PL
+    from mctd_diffusion.maze.evaluate import default_methods
     from mctd_eval.config import PRESETS, RunConfig
-    from mctd_eval.maze import PLANNER_METHODS, planner_method
     from mctd_eval.tasks import MazeTask, get_task
 
-    assert list(PLANNER_METHODS) == list(MAZE_METHODS)
+    assert list(default_methods()) == list(MAZE_METHODS)
     task = get_task("maze-large", {"parallel": 7, "scale": 2})
     assert isinstance(task, MazeTask) and task.maze == "large" and task.scale == 2.0
-    sparse = {m: planner_method(m, 9, task).sparse for m in MAZE_METHODS}
+    sparse = {m: MAZE_METHODS[m].run(9, task)[1] for m in MAZE_METHODS}
     assert [m for m, s in sparse.items() if s] == ["s_mctd", "fast_mctd"]
-    fast = planner_method("fast_mctd", 9, task)
-    assert fast.kwargs == {"budget": 9, "parallel": 7, "warp_factor": 1.0}
-    assert planner_method("df", None, task).kwargs["scale"] == 2.0
+    fast, _ = MAZE_METHODS["fast_mctd"].run(9, task)
+    assert fast.func is PL.plan_mctd
+    assert fast.keywords == {"budget": 9, "parallel": 7, "warp_factor": 1.0}
+    df, _ = MAZE_METHODS["df"].run(None, task)
+    assert df.func is PL.plan_df and df.keywords["scale"] == 2.0
     assert PRESETS["maze"] == {
         "tasks": ["maze-medium"],
         "methods": list(MAZE_METHODS),

@@ -4,8 +4,9 @@ A diffusion task runs on a denoiser, not a language model: ``--model`` is ``exac
 ``default``: the closed-form noise predictor of the task's Gaussian mixture, no training needed)
 or a checkpoint folder written by ``mctd-train gmm2d`` (``config.json`` + ``checkpoints/
 ckpt-*.safetensors``; the newest checkpoint whose SHA-256 verifies is used). A cell is
-(method, NFE budget, seed), scored by ``mctd_diffusion.tasks.gmm2d.evaluate_cell`` against the
-exact tilted target. NFE = denoiser evaluations per batch element (a guided call counts 2).
+(method, NFE budget, seed): the method's ``run`` (``mctd_diffusion.tasks.gmm2d.evaluate_cell``
+with its sampler bound) scores it against the exact tilted target. NFE = denoiser evaluations
+per batch element (a guided call counts 2).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 import torch
 from mctd_diffusion import ExactMixtureDenoiser
-from mctd_diffusion.tasks.gmm2d import Gmm2dTask, evaluate_cell
+from mctd_diffusion.tasks.gmm2d import Gmm2dTask
 
 from mctd_eval.config import Cell, RunConfig
+from mctd_eval.methods import get_method
 from mctd_eval.tasks import get_task
 
 EXACT_MODELS = ("exact", "default")
@@ -102,19 +104,18 @@ class DiffusionRunner:
             self.models[name] = load_denoiser(cfg.model, Gmm2dTask(lam=float(params["lam"])))
 
     def run(self, cell: Cell) -> dict[str, Any]:
-        from mctd_eval.runner import clean
+        from mctd_eval.runner import base_row, clean
 
         task, net, label = self.models[cell.task]
         p = self.cfg.task_params[cell.task]
         kw = self.cfg.method_params.get(cell.method) or {}
         assert cell.budget is not None
         t0 = time.perf_counter()
-        m = evaluate_cell(
-            task,
-            net,
-            cell.method,
-            int(cell.budget),
-            cell.seed,
+        m = get_method(cell.method, "diffusion").run(
+            task=task,
+            model=net,
+            nfe=int(cell.budget),
+            seed=cell.seed,
             num_steps=int(p["num_steps"]),
             branch_every=int(p["branch_every"]),
             n_out=int(p["n_out"]),
@@ -122,16 +123,7 @@ class DiffusionRunner:
             **kw,
         )
         row: dict[str, Any] = {
-            "key": cell.key,
-            "task": cell.task,
-            "prompt": cell.prompt,
-            "label": label,
-            "method": cell.method,
-            "budget": cell.budget,
-            "seed": cell.seed,
-            "nfe": m["nfe"],
-            "calls": m["calls"],
-            "wall_s": m["wall_time"],
+            **base_row(cell, label, m["nfe"], m["calls"], m["wall_time"]),
             "eval_wall_s": time.perf_counter() - t0 - m["wall_time"],
             "reward": m["best_reward"],
             "best_reward": m["best_reward"],

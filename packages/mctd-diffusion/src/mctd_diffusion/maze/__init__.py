@@ -10,7 +10,7 @@ MCTD, P-MCTD, S-MCTD and Fast-MCTD (the last four run ``mctd_tree.mcts`` on
 from mctd_diffusion.maze.data import MazeDataset, generate, load_dataset
 from mctd_diffusion.maze.env import execute_plan, step
 from mctd_diffusion.maze.evaluate import (
-    Method,
+    TITLES,
     default_methods,
     evaluate_planners,
     format_table,
@@ -33,10 +33,10 @@ __all__ = [
     "GUIDANCE_LEVELS",
     "MAZES",
     "TASKS",
+    "TITLES",
     "MazeDataset",
     "MazeMap",
     "MazePlanProblem",
-    "Method",
     "PlanDenoiser",
     "PlanResult",
     "PlannerConfig",

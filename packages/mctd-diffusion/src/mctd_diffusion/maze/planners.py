@@ -48,19 +48,6 @@ class PlanResult:
         return self.rejected / max(1, self.simulated)
 
 
-def _pair(
-    den: PlanDenoiser, start: np.ndarray, goal: np.ndarray, b: int
-) -> tuple[torch.Tensor, ...]:
-    s = torch.as_tensor(den.codec.normalise(np.asarray(start, np.float32)))
-    g = torch.as_tensor(den.codec.normalise(np.asarray(goal, np.float32)))
-    return s.expand(b, 2), g.expand(b, 2)
-
-
-def default_warp(den: PlanDenoiser, factor: float = 1.0) -> float:
-    """The paper's warp threshold (1.0 dense, 2.0 sparse), times ``factor``."""
-    return factor * (1.0 if den.cfg.every == 1 else 2.0)
-
-
 def _pick(
     den: PlanDenoiser,
     maze: MazeMap,
@@ -97,7 +84,7 @@ def _sample(
     c0, t0 = den.counters.snapshot(), time.perf_counter()
     b = len(scales)
     x = den.noise(b, np.random.default_rng(seed))
-    st, gl = _pair(den, start, goal, b)
+    st, gl = den.endpoints(start, goal, b)
     s = torch.tensor(list(scales), dtype=torch.float32)
     if full_sequence:
         x = den.full_sequence(x, st, gl, s)
@@ -110,7 +97,7 @@ def _sample(
         den.decode(x, np.asarray(start, float)),
         start,
         goal,
-        default_warp(den, warp_factor),
+        den.default_warp(warp_factor),
     )
     used = den.counters.since(c0)
     return PlanResult(
@@ -191,7 +178,7 @@ def plan_mctd(
         levels=levels,
         depth=depth,
         jump=jump,
-        warp=default_warp(den, warp_factor),
+        warp=den.default_warp(warp_factor),
         seed=seed,
     )
     res = mcts(
