@@ -3,7 +3,7 @@ import pytest
 import torch
 from mctd_diffusion.maze import planners as PL
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerConfig, build_model
+from mctd_diffusion.maze.planner import PlannerArch, build_model
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 
 MAZE = MazeMap.load("medium")
@@ -11,7 +11,7 @@ START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
 
 
 def _den(every: int = 1, levels: int = 4, **kw) -> PlanDenoiser:
-    cfg = PlannerConfig(
+    cfg = PlannerArch(
         every=every,
         token_size=4,
         plan_steps=40,

@@ -9,7 +9,7 @@ from mctd_diffusion.maze.evaluate import (
     summarize,
 )
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerConfig, build_model
+from mctd_diffusion.maze.planner import PlannerArch, build_model
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 from mctd_diffusion.maze.value import cut_at_reach, score_plans
 
@@ -50,10 +50,10 @@ def test_oracle_steps_scale_with_bfs():
 
 
 def test_evaluate_rows_summary_and_table():
-    cfg = PlannerConfig(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    cfg = PlannerArch(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
     torch.manual_seed(0)
     den = PlanDenoiser(build_model(cfg), cfg, levels=3)
-    scfg = PlannerConfig(every=5, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    scfg = PlannerArch(every=5, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
     sparse = PlanDenoiser(build_model(scfg), scfg, levels=3)
     table = default_methods(budget=4, parallel=2)
     methods = {m: table[m] for m in ("df", "mctd", "best_of_n", "fast_mctd")}

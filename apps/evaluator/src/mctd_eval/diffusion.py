@@ -11,7 +11,6 @@ per batch element (a guided call counts 2).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from mctd_diffusion import ExactMixtureDenoiser
 from mctd_diffusion.tasks.gmm2d import Gmm2dTask
+from mctd_trainer import checkpoints
 
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.methods import get_method
@@ -53,10 +53,11 @@ def load_denoiser(model: str, task: Gmm2dTask) -> tuple[Gmm2dTask, torch.nn.Modu
     problems = []
     for f in files:
         try:
-            step, tensors = _read_checkpoint(f)
-        except ValueError as err:
+            ck = checkpoints.load(f)
+        except checkpoints.CheckpointError as err:
             problems.append(str(err))
             continue
+        step, tensors = ck.step, ck.tensors
         net = trained.model()
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
@@ -66,29 +67,6 @@ def load_denoiser(model: str, task: Gmm2dTask) -> tuple[Gmm2dTask, torch.nn.Modu
         return trained, net.eval(), f"{path.name}@{step}"
     why = f" ({'; '.join(problems)})" if problems else ""
     raise ValueError(f"no valid checkpoint in {path / 'checkpoints'}{why}")
-
-
-def _read_checkpoint(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
-    """(step, tensors) of one checkpoint, verified like mctd-train writes it (SHA-256 metadata)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as err:  # truncated or garbled files raise several types
-        raise ValueError(f"{path.name} is unreadable: {err}") from None
-    if "sha256" not in meta or "step" not in meta:
-        raise ValueError(f"{path.name} has no step/checksum metadata")
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    if h.hexdigest() != meta["sha256"]:
-        raise ValueError(f"{path.name} fails its SHA-256 check")
-    return int(meta["step"]), tensors
 
 
 class DiffusionRunner:

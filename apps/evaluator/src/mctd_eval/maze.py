@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mctd_diffusion.maze import MazeMap, PlanDenoiser, cell_to_xy, load_planner
+from mctd_diffusion.maze import MazeMap, PlanDenoiser, cell_to_xy
 from mctd_diffusion.maze.evaluate import evaluate_run, needs_n, oracle_steps, sample_nfe
-from mctd_diffusion.maze.train import CKPT
+from mctd_trainer.maze import load_planner, train_command
 
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.methods import get_method
@@ -46,13 +46,9 @@ def planner_dir(model: str, folder: str) -> Path:
     if model == "default":
         raise ValueError(
             "maze tasks need --model DIR, a folder holding the planner folders "
-            f"(DIR/{folder}/{CKPT}, ...) written by `mctd-train maze`"
+            f"(DIR/{folder}, ...) written by `mctd-train maze`"
         )
     return Path(model) / path
-
-
-def train_command(maze: str, sparse: bool, folder: Path) -> str:
-    return f"mctd-train maze --maze {maze}{' --sparse' if sparse else ''} --out {folder}"
 
 
 def load_denoiser(
@@ -61,9 +57,9 @@ def load_denoiser(
     """(denoiser, label ``<folder>@<step>``) of the planner in ``folder``; a ValueError naming the
     path and the training command when it is missing, unreadable, or of another maze or kind."""
     kind = "sparse" if sparse else "dense"
-    path = folder / CKPT
+    path = folder
     hint = f"train it with `{train_command(maze, sparse, folder)}`"
-    if not path.is_file():
+    if not path.is_dir():
         raise ValueError(f"no {kind} planner for maze {maze}: {path} does not exist; {hint}")
     try:
         model, cfg, step = load_planner(path)

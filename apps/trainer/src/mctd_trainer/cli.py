@@ -79,7 +79,7 @@ def maze(
     seed: Annotated[int, typer.Option(help="Seed of init and batches.")] = 0,
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: torch default).")] = 1,
     resume: Annotated[
-        bool, typer.Option(help="Continue from planner.safetensors in --out.")
+        bool, typer.Option(help="Continue from the newest good checkpoint in --out.")
     ] = False,
     ckpt_every: Annotated[int, typer.Option(min=1, help="Checkpoint (and log) every N.")] = 250,
     d_model: Annotated[int, typer.Option(min=1, help="Transformer width.")] = 64,
@@ -108,13 +108,13 @@ def maze(
         if resume:
             if out is None:
                 raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--out")
-            cfg = resume_config(out, steps)
+            arch, training = resume_config(out, steps)
         else:
-            if out is not None and (out / "planner.safetensors").exists():
+            if out is not None and checkpoints.list_checkpoints(out / "checkpoints"):
                 raise typer.BadParameter(
-                    f"{out} already holds planner.safetensors; pass --resume", param_hint="--out"
+                    f"{out} already holds checkpoints; pass --resume", param_hint="--out"
                 )
-            cfg = planner_config(
+            arch, training = planner_config(
                 maze,
                 sparse=sparse,
                 steps=steps or 3000,
@@ -132,13 +132,13 @@ def maze(
         hint = "--maze" if "unknown maze" in str(e) else "--out"
         hint = "--loss-weight" if "loss weight" in str(e) else hint
         raise typer.BadParameter(str(e), param_hint=hint) from e
-    run_dir = out or new_run_dir(f"maze-{cfg.maze}")
+    run_dir = out or new_run_dir(f"maze-{arch.maze}")
     try:
-        res = train_maze(cfg, run_dir, resume=resume, threads=threads, init=init)
-    except (ValueError, FileNotFoundError) as e:
+        res = train_maze(arch, training, run_dir, resume=resume, threads=threads, init=init)
+    except (ValueError, FileNotFoundError, checkpoints.CheckpointError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
-    typer.echo(f"maze {cfg.maze} every={cfg.every}: step {res.step}, loss {res.loss:.5f}")
+    typer.echo(f"maze {arch.maze} every={arch.every}: step {res.step}, loss {res.loss:.5f}")
     typer.echo(f"run directory: {run_dir}")
 
 

@@ -20,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from mctd_trainer import checkpoints
+from mctd_trainer.ema import EMA
 from mctd_trainer.state import pack, unpack
 
 LossFn = Callable[[nn.Module, int, torch.device], torch.Tensor]
@@ -85,8 +86,10 @@ def train_loop(
     accelerator: Accelerator,
     resume: bool = False,
     meta: dict[str, Any] | None = None,
+    ema: EMA | None = None,
 ) -> LoopResult:
-    """Train ``model`` to ``cfg.steps``, resuming from the newest good checkpoint if asked."""
+    """Train ``model`` to ``cfg.steps``, resuming from the newest good checkpoint if asked;
+    ``ema`` (built on ``model``) is updated after every step and saved with the checkpoints."""
     ckpt_dir = run_dir / "checkpoints"
     start = 0
     if resume:
@@ -95,6 +98,8 @@ def train_loop(
             raise checkpoints.CheckpointError(f"no checkpoint in {ckpt_dir} passes verification")
         if ck is not None:
             unpack(ck.tensors, model, optimizer)
+            if ema is not None:
+                ema.load(ck.tensors)
             start = ck.step
             accelerator.print(f"resuming from {ck.path.name} (step {start})")
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -112,6 +117,8 @@ def train_loop(
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        if ema is not None:
+            ema.update(accelerator.unwrap_model(model), step)
         done = step + 1
         loss_val = float(loss.detach())
         if writer is not None and (done % cfg.log_every == 0 or done == cfg.steps):
@@ -122,7 +129,8 @@ def train_loop(
             accelerator.wait_for_everyone()
             if main:
                 raw = accelerator.unwrap_model(model)
-                checkpoints.save(ckpt_dir, done, pack(raw, optimizer), meta or {}, cfg.keep)
+                tensors = pack(raw, optimizer) | (ema.state() if ema is not None else {})
+                checkpoints.save(ckpt_dir, done, tensors, meta or {}, cfg.keep)
     if writer is not None:
         writer.close()
     return LoopResult(start, cfg.steps, loss_val)

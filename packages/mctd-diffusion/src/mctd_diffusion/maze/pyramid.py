@@ -32,7 +32,7 @@ from torch import nn
 
 from mctd_diffusion.guidance import guided_prediction, objective_grad
 from mctd_diffusion.maze.maps import CELL, MazeMap
-from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig, make_scheduler
+from mctd_diffusion.maze.planner import PlanCodec, PlannerArch, make_scheduler
 from mctd_diffusion.parameterisation import to_x0_eps
 
 WALL_MARGIN = 0.1
@@ -71,7 +71,7 @@ class PlanDenoiser:
     def __init__(
         self,
         model: nn.Module,
-        cfg: PlannerConfig,
+        cfg: PlannerArch,
         levels: int = 50,
         guidance_gain: float = 5.0,
         project_walls: bool = False,
