@@ -1,8 +1,8 @@
 """Maze tasks: their planners (``--model DIR``), their methods, their cells.
 
-``--model DIR`` is a folder of planner folders written by ``mctd-train maze``:
-``DIR/<maze>-dense/planner.safetensors`` (every method but s_mctd and fast_mctd) and
-``DIR/<maze>-sparse/planner.safetensors`` (s_mctd, fast_mctd). The task parameters ``dense`` and
+``--model DIR`` is a folder of planner folders written by ``mctd-train maze`` (read with
+``mctd_trainer.maze.load_planner``): ``DIR/<maze>-dense`` (every method but s_mctd and fast_mctd)
+and ``DIR/<maze>-sparse`` (s_mctd, fast_mctd). The task parameters ``dense`` and
 ``sparse`` rename them (an absolute path is used as it is). Only the planners that the run's
 methods need are loaded; a missing, unreadable or foreign planner is an error naming the path and
 the ``mctd-train maze`` command that makes it (raised before the run directory is written).
