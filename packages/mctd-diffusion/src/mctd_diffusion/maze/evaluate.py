@@ -40,13 +40,13 @@ def default_methods(
     """The paper's table, name -> (planner, runs on the sparse model): Diffuser, DF, MCTD,
     best-of-N (N matched to MCTD's NFE: bind ``n``, see :func:`needs_n`) and MCTD's variants.
     ``budget``: MCTD's expansions; ``warp_factor`` multiplies every warp threshold (1: paper's)."""
-    w = {"warp_factor": warp_factor}
-    mctd = partial(PL.plan_mctd, budget=budget, **w)
+    w = warp_factor
+    mctd = partial(PL.plan_mctd, budget=budget, warp_factor=w)
     return {
-        "diffuser": (partial(PL.plan_diffuser, scale=scale, **w), False),
-        "df": (partial(PL.plan_df, scale=scale, **w), False),
+        "diffuser": (partial(PL.plan_diffuser, scale=scale, warp_factor=w), False),
+        "df": (partial(PL.plan_df, scale=scale, warp_factor=w), False),
         "mctd": (mctd, False),
-        "best_of_n": (partial(PL.plan_best_of_n, **w), False),
+        "best_of_n": (partial(PL.plan_best_of_n, warp_factor=w), False),
         "p_mctd": (partial(mctd, parallel=parallel), False),
         "s_mctd": (mctd, True),
         "fast_mctd": (partial(mctd, parallel=parallel), True),
