@@ -98,3 +98,13 @@ def test_a_legacy_planner_folder_still_loads(tmp_path: Path) -> None:
 def test_no_planner_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="holds no maze planner"):
         load_planner(tmp_path)
+
+
+def test_resuming_a_legacy_run_names_the_command_that_retrains_it(tmp_path: Path) -> None:
+    from mctd_trainer.maze import resume_config
+    from mctd_trainer.rundir import save_config
+
+    run = tmp_path / "medium-sparse"
+    save_config(run, {"job": "maze", **ARCH.to_dict(), "every": 5, "steps": 4000})
+    with pytest.raises(ValueError, match="mctd-train maze --maze medium --sparse --out"):
+        resume_config(run, None)
