@@ -132,7 +132,7 @@ def main() -> None:
     ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
     ap.add_argument(
-        "--loss-weight", default="v", choices=("x0", "v"), help="PlannerConfig.loss_weight"
+        "--loss-weight", default="v", choices=("x0", "v"), help="PlannerTraining.loss_weight"
     )
     ap.add_argument(
         "--init",
