@@ -164,15 +164,16 @@ def train_maze(
 
 def load_planner(folder: Path | str, ema: bool = True) -> tuple[nn.Module, Any, int]:
     """(network in eval mode, ``PlannerArch``, training step) of the planner in ``folder``: its
-    newest checkpoint that verifies, or a legacy ``planner.safetensors`` (``folder`` may name
+    newest checkpoint that verifies, else a legacy ``planner.safetensors`` (``folder`` may name
     that file). The EMA weights when the run kept them and ``ema`` is true. A ValueError says
     why a folder holds no usable planner."""
     from mctd_diffusion.maze import PlannerArch, load_legacy_planner, planner_from_tensors
 
     path = Path(folder)
-    if path.name == LEGACY_CKPT or (path / LEGACY_CKPT).is_file():
-        return load_legacy_planner(path, ema)
     ckpt_dir = path / "checkpoints"
+    legacy = path.name == LEGACY_CKPT or (path / LEGACY_CKPT).is_file()
+    if legacy and not checkpoints.list_checkpoints(ckpt_dir):
+        return load_legacy_planner(path, ema)
     ck = checkpoints.load_latest(ckpt_dir)
     if ck is None:
         found = checkpoints.list_checkpoints(ckpt_dir)
