@@ -6,7 +6,7 @@ and prints a paper-shaped table (success %, planning seconds) with NFE, sequenti
 expansions and rejected fractions, plus the issue's acceptance ratios measured in this same run.
 Rows and summary go to benchmarks/results/maze_mctd_<maze>.json.
 
-Run:  UV_PROJECT_ENVIRONMENT=/work/venvs/maze uv run --package mctd-diffusion \
+Run:  UV_PROJECT_ENVIRONMENT=/work/venvs/maze uv run --package mctd-trainer \
         python benchmarks/maze_mctd.py --maze medium [--seeds 0 1 2] [--budget 100] [--parallel 25]
 """
 
@@ -27,9 +27,9 @@ from mctd_diffusion.maze.evaluate import (
     format_table,
     summarize,
 )
-from mctd_diffusion.maze.planner import PlannerConfig
+from mctd_diffusion.maze.planner import PlannerArch, PlannerTraining
 from mctd_diffusion.maze.pyramid import PlanDenoiser
-from mctd_diffusion.maze.train import CKPT, load_planner, train_planner
+from mctd_trainer.maze import load_planner, train_maze
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -51,31 +51,36 @@ def planner(
 ) -> tuple[PlanDenoiser, dict]:
     """Load the planner in ``out`` (training or resuming it up to ``steps`` first; a fresh run
     starts from the weights in ``init`` when given, at a lower learning rate)."""
-    cfg = PlannerConfig(
+    arch = PlannerArch(
         maze=maze,
         every=every,
+        pos_scale=4.0,
+        neighbour=True,
+        relative=relative,
+        anchor=anchor,
+    )
+    training = PlannerTraining(
         steps=steps,
         batch_size=64,
         lr=2e-3 if init is None else 1e-3,
         warmup=100 if init is None else 50,
         checkpoint_every=250,
-        pos_scale=4.0,
         pyramid_frac=0.5,
-        neighbour=True,
         loss_weight=loss_weight,
-        relative=relative,
         ema=ema,
-        anchor=anchor,
     )
     info: dict[str, Any] = {"dir": str(out)}
-    path = out / CKPT
-    done = path.exists() and load_planner(path)[2] >= steps
+    try:
+        done = load_planner(out)[2] >= steps
+    except ValueError:  # no planner there yet
+        done = False
     if not done:
-        res = train_planner(cfg, out, resume=True, init=init)
+        t0 = time.perf_counter()
+        train_maze(arch, training, out, resume=True, init=init)
         info["init"] = None if init is None else str(init)
-        info["train_seconds_this_run"] = res.seconds
-    model, cfg, step = load_planner(path)
-    info.update(step=step, config=cfg.to_dict())
+        info["train_seconds_this_run"] = time.perf_counter() - t0
+    model, cfg, step = load_planner(out)
+    info.update(step=step, config={**cfg.to_dict(), **training.to_dict()})
     # --constrain: clip x0 to free space, and moves to the robot's top speed (+5 %) per state
     max_step = 1.05 * STEP * math.sqrt(2) * every if constrain else 0.0
     info.update(project_walls=constrain, max_step=max_step)
@@ -90,12 +95,12 @@ def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
     MCTD to succeed at all: with MCTD at 0 % the P-MCTD / Fast-MCTD claims are false (vacuous)."""
     by = {s["method"]: s for s in summary}
     out: dict[str, Any] = {}
-    if "MCTD" in by and "Diffusion Forcing" in by:
-        m, d = by["MCTD"], by["Diffusion Forcing"]
+    if "mctd" in by and "df" in by:
+        m, d = by["mctd"], by["df"]
         out["mctd_minus_df_points"] = m["success"] - d["success"]
         out["mctd_claim"] = m["success"] >= d["success"] + 20 or m["success"] >= 80
-    if "MCTD" in by and "P-MCTD" in by:
-        m, p = by["MCTD"], by["P-MCTD"]
+    if "mctd" in by and "p_mctd" in by:
+        m, p = by["mctd"], by["p_mctd"]
         out["pmctd_calls_ratio"] = m["calls"] / max(p["calls"], 1e-9)
         out["pmctd_wall_ratio"] = m["wall_time"] / max(p["wall_time"], 1e-9)
         out["pmctd_success_gap"] = m["success"] - p["success"]
@@ -104,8 +109,8 @@ def acceptance(summary: list[dict[str, Any]]) -> dict[str, Any]:
             and out["pmctd_calls_ratio"] >= 5
             and abs(out["pmctd_success_gap"]) <= 10
         )
-    if "MCTD" in by and "Fast-MCTD" in by:
-        m, f = by["MCTD"], by["Fast-MCTD"]
+    if "mctd" in by and "fast_mctd" in by:
+        m, f = by["mctd"], by["fast_mctd"]
         out["fast_wall_ratio"] = m["wall_time"] / max(f["wall_time"], 1e-9)
         out["fast_success_gap"] = m["success"] - f["success"]
         out["fast_claim"] = (
@@ -127,7 +132,7 @@ def main() -> None:
     ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
     ap.add_argument(
-        "--loss-weight", default="v", choices=("x0", "v"), help="PlannerConfig.loss_weight"
+        "--loss-weight", default="v", choices=("x0", "v"), help="PlannerTraining.loss_weight"
     )
     ap.add_argument(
         "--init",
@@ -177,7 +182,7 @@ def main() -> None:
     (dense, dense_info), (sparse, sparse_info) = loaded
     methods = default_methods(args.budget, args.parallel, args.scale, args.warp_factor)
     if args.methods:
-        methods = [m for m in methods if m.name in args.methods]
+        methods = {k: v for k, v in methods.items() if k in args.methods}
     tasks = None if args.tasks is None else [t - 1 for t in args.tasks]
     t0 = time.perf_counter()
 

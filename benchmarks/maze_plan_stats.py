@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from mctd_diffusion.maze.maps import TASKS, MazeMap, cell_to_xy
 from mctd_diffusion.maze.pyramid import PlanDenoiser
-from mctd_diffusion.maze.train import load_planner
 from mctd_diffusion.maze.value import in_wall, score_plans
+from mctd_trainer.maze import load_planner
 
 
 def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int) -> np.ndarray:
@@ -54,7 +54,9 @@ def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("planner", help="planner folder or planner.safetensors")
+    ap.add_argument(
+        "planner", help="planner folder of mctd-train maze (or legacy planner.safetensors)"
+    )
     ap.add_argument("--plans", type=int, default=8, help="plans per task")
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -116,13 +116,11 @@ def test_list_shows_each_tasks_methods(cli: Any) -> None:
 
 
 def test_checkpoint_folder_as_model(tmp_path: Path, cli: Any) -> None:
-    """An mctd-train-style folder (config.json + verified safetensors) loads; the newest
-    checkpoint that fails its checksum is skipped with the previous one used."""
-    import hashlib
-
+    """An mctd-train folder (config.json + checkpoints written by the trainer's checkpoint code)
+    loads; the newest checkpoint that fails its checksum is skipped with the previous one used."""
     import torch
     from mctd_diffusion.tasks.gmm2d import Gmm2dTask
-    from safetensors.torch import save_file
+    from mctd_trainer import checkpoints
 
     task = Gmm2dTask(hidden=16, depth=1, emb_dim=8)
     run = tmp_path / "train"
@@ -130,15 +128,8 @@ def test_checkpoint_folder_as_model(tmp_path: Path, cli: Any) -> None:
     (run / "config.json").write_text(json.dumps({"task": task.to_dict()}))
     torch.manual_seed(0)
     tensors = {f"model.{k}": v.contiguous() for k, v in task.model().state_dict().items()}
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name]
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    meta = {"step": "7", "sha256": h.hexdigest(), "meta": "{}"}
-    save_file(tensors, str(run / "checkpoints" / "ckpt-000000007.safetensors"), metadata=meta)
-    bad = dict(meta, step="9")
-    save_file(tensors, str(run / "checkpoints" / "ckpt-000000009.safetensors"), metadata=bad)
+    checkpoints.save(run / "checkpoints", 7, tensors, {})
+    checkpoints.save(run / "checkpoints", 9, tensors, {})
     raw = (run / "checkpoints" / "ckpt-000000009.safetensors").read_bytes()
     (run / "checkpoints" / "ckpt-000000009.safetensors").write_bytes(raw[:-8] + b"\0" * 8)
 

@@ -13,19 +13,21 @@ from typing import Any
 import pytest
 from mctd_eval.methods import MAZE_METHODS
 
-TINY_PLANNER = dict(
+TINY_ARCH = dict(
     maze="medium",
     token_size=4,
     plan_steps=40,
     d_model=16,
     n_layers=1,
     n_heads=2,
-    batch_size=4,
     neighbour=True,
+    pos_scale=4.0,
+)
+TINY_TRAINING = dict(
+    batch_size=4,
     data_episodes=2,
     data_steps=60,
     pyramid_frac=0.5,
-    pos_scale=4.0,
     steps=2,
     checkpoint_every=2,
 )
@@ -48,14 +50,16 @@ TINY = [*BASE, "--set", f"maze-medium.levels={LEVELS}"]
 @pytest.fixture(scope="module")
 def planners(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """DIR with medium-dense and medium-sparse (every 5: 8 states, 2 tokens) tiny planners."""
-    from mctd_diffusion.maze import PlannerConfig, train_planner
+    from mctd_diffusion.maze import PlannerArch, PlannerTraining
+    from mctd_trainer.maze import train_maze
 
     root = tmp_path_factory.mktemp("maze")
+    training = PlannerTraining(**TINY_TRAINING)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MCTD_CACHE", str(root / "cache"))
-        train_planner(PlannerConfig(**TINY_PLANNER), root / "models" / "medium-dense", log=None)
-        sparse = PlannerConfig(**TINY_PLANNER, every=5)
-        train_planner(sparse, root / "models" / "medium-sparse", log=None)
+        train_maze(PlannerArch(**TINY_ARCH), training, root / "models" / "medium-dense")
+        sparse = PlannerArch(**TINY_ARCH, every=5)
+        train_maze(sparse, training, root / "models" / "medium-sparse")
     return root / "models"
 
 
@@ -80,8 +84,9 @@ def _rows(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def _sample_nfe(planners: Path) -> float:
-    from mctd_diffusion.maze import PlanDenoiser, load_planner
+    from mctd_diffusion.maze import PlanDenoiser
     from mctd_diffusion.maze.evaluate import sample_nfe
+    from mctd_trainer.maze import load_planner
 
     model, cfg, _ = load_planner(planners / "medium-dense")
     return sample_nfe(PlanDenoiser(model, cfg, levels=LEVELS))
@@ -175,7 +180,8 @@ def test_only_the_needed_planners_load(planners: Path, tmp_path: Path) -> None:
 def _bad_planner_dir(planners: Path, tmp_path: Path) -> Path:
     bad = tmp_path / "bad"
     shutil.copytree(planners / "medium-dense", bad / "medium-dense")
-    (bad / "medium-dense" / "planner.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{not json}")
+    for ckpt in (bad / "medium-dense" / "checkpoints").iterdir():
+        ckpt.write_bytes(b"\x10\0\0\0\0\0\0\0{not json}")
     return bad
 
 
@@ -184,16 +190,16 @@ def _bad_planner_dir(planners: Path, tmp_path: Path) -> Path:
     [
         (
             "missing",
-            "no dense planner for maze medium: {empty}/medium-dense/planner.safetensors does not "
+            "no dense planner for maze medium: {empty}/medium-dense does not "
             "exist; train it with `mctd-train maze --maze medium --out {empty}/medium-dense`",
         ),
         (
             "missing-sparse",
-            "no sparse planner for maze medium: {planners}/absent/planner.safetensors does not "
+            "no sparse planner for maze medium: {planners}/absent does not "
             "exist; train it with `mctd-train maze --maze medium --sparse --out "
             "{planners}/absent`",
         ),
-        ("unreadable", "{bad}/medium-dense/planner.safetensors is not a readable maze planner"),
+        ("unreadable", "{bad}/medium-dense is not a readable maze planner"),
         ("other-maze", "is a planner of maze 'medium', not 'large'; train it with `mctd-train"),
         ("kind", "is a sparse planner (every=5), not dense"),
         ("default-model", "maze tasks need --model DIR"),
@@ -263,18 +269,21 @@ def test_list_shows_the_maze_tasks_and_methods() -> None:
 
 def test_methods_preset_and_instances() -> None:
     from mctd_diffusion.maze import TASKS
+    from mctd_diffusion.maze import planners as PL
+    from mctd_diffusion.maze.evaluate import default_methods
     from mctd_eval.config import PRESETS, RunConfig
-    from mctd_eval.maze import PLANNER_METHODS, planner_method
     from mctd_eval.tasks import MazeTask, get_task
 
-    assert list(PLANNER_METHODS) == list(MAZE_METHODS)
+    assert list(default_methods()) == list(MAZE_METHODS)
     task = get_task("maze-large", {"parallel": 7, "scale": 2})
     assert isinstance(task, MazeTask) and task.maze == "large" and task.scale == 2.0
-    sparse = {m: planner_method(m, 9, task).sparse for m in MAZE_METHODS}
+    sparse = {m: MAZE_METHODS[m].run(9, task)[1] for m in MAZE_METHODS}
     assert [m for m, s in sparse.items() if s] == ["s_mctd", "fast_mctd"]
-    fast = planner_method("fast_mctd", 9, task)
-    assert fast.kwargs == {"budget": 9, "parallel": 7, "warp_factor": 1.0}
-    assert planner_method("df", None, task).kwargs["scale"] == 2.0
+    fast, _ = MAZE_METHODS["fast_mctd"].run(9, task)
+    assert fast.func is PL.plan_mctd
+    assert fast.keywords == {"budget": 9, "parallel": 7, "warp_factor": 1.0}
+    df, _ = MAZE_METHODS["df"].run(None, task)
+    assert df.func is PL.plan_df and df.keywords["scale"] == 2.0
     assert PRESETS["maze"] == {
         "tasks": ["maze-medium"],
         "methods": list(MAZE_METHODS),

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import torch
-from mctd_diffusion.maze import load_planner
 from mctd_trainer.cli import app
+from mctd_trainer.maze import load_planner
 from mctd_trainer.rundir import load_config
 from typer.testing import CliRunner
 
@@ -23,18 +23,19 @@ def test_maze_trains_a_loadable_planner_and_resumes(tmp_path: Path) -> None:
     res = runner.invoke(app, [*common, "--steps", "4", "--out", str(run)])
     assert res.exit_code == 0, res.output
     model, cfg, step = load_planner(run)
-    assert step == 4 and cfg.every == 5 and cfg.d_model == 16 and cfg.seed == 3
+    assert step == 4 and cfg.every == 5 and cfg.d_model == 16
     assert not model.training
     saved = load_config(run)
-    assert saved["job"] == "maze" and saved["maze"] == "medium" and saved["steps"] == 4
+    assert saved["job"] == "maze" and saved["arch"]["maze"] == "medium"
+    assert saved["training"]["steps"] == 4 and saved["training"]["seed"] == 3
 
     res = runner.invoke(app, [*common, "--steps", "4", "--out", str(run)])
     assert res.exit_code != 0 and "pass --resume" in res.output
 
     res = runner.invoke(app, ["maze", "--resume", "--steps", "6", "--out", str(run)])
     assert res.exit_code == 0, res.output
-    assert "resuming from planner.safetensors (step 4)" in res.output
-    assert load_planner(run)[2] == 6 and load_config(run)["steps"] == 6
+    assert "resuming from ckpt-000000004.safetensors (step 4)" in res.output
+    assert load_planner(run)[2] == 6 and load_config(run)["training"]["steps"] == 6
 
     # within the warm-up the lr does not depend on the total steps: resumed == uninterrupted
     res = runner.invoke(app, [*common, "--steps", "6", "--out", str(ref)])
@@ -68,14 +69,15 @@ def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> No
     common = ["maze", "--sparse", *TINY]
     res = runner.invoke(app, [*common, "--steps", "2", "--out", str(base)])
     assert res.exit_code == 0, res.output
-    assert load_planner(base)[1].loss_weight == "v"  # the recommended loss is the default
+    assert load_config(base)["training"]["loss_weight"] == "v"  # the recommended default
     opts = ["--anchor", "--ema", "0.5", "--loss-weight", "x0", "--init", str(base)]
     res = runner.invoke(app, [*common, *opts, "--steps", "0", "--out", str(tuned)])
     assert res.exit_code != 0  # --steps must be >= 1
     res = runner.invoke(app, [*common, *opts, "--steps", "1", "--out", str(tuned)])
     assert res.exit_code == 0, res.output
     _, cfg, step = load_planner(tuned)
-    assert cfg.anchor and cfg.ema == 0.5 and cfg.loss_weight == "x0" and step == 1
+    training = load_config(tuned)["training"]
+    assert cfg.anchor and training["ema"] == 0.5 and training["loss_weight"] == "x0" and step == 1
     res = runner.invoke(app, [*common, "--relative", "--anchor", "--out", str(tmp_path / "ra")])
     assert res.exit_code != 0 and "exclude each other" in _text(res.output)
     res = runner.invoke(app, [*common, "--loss-weight", "eps", "--out", str(tmp_path / "bad")])

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mctd_diffusion.maze import planners as PL
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerConfig, build_model
+from mctd_diffusion.maze.planner import PlannerArch, build_model
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 
 MAZE = MazeMap.load("medium")
@@ -11,7 +11,7 @@ START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
 
 
 def _den(every: int = 1, levels: int = 4, **kw) -> PlanDenoiser:
-    cfg = PlannerConfig(
+    cfg = PlannerArch(
         every=every,
         token_size=4,
         plan_steps=40,
@@ -102,3 +102,35 @@ def test_relative_wall_projection_keeps_states_free():
     res = PL.plan_df(den, MAZE, START, GOAL, seed=2, scale=0.0)
     plan = res.plan[: len(res.plan) - 1]  # the last state may be the goal appended on reach
     assert not in_wall(MAZE, plan).any()
+
+
+def test_transition_is_the_guided_ddim_step():
+    """Through scheduler.step and guidance: x0' = x0 + s(1 - abar_t)/sqrt(abar_t)·∇J,
+    eps' = eps - s·sqrt(1 - abar_t)·∇J, x_p = sqrt(abar_p)·x0' + sqrt(1 - abar_p)·eps' on the
+    tokens that move, per element scale s (0: unguided); clean and waiting tokens unchanged."""
+    den = _den(levels=6)
+    b = 3
+    x = den.noise(b, np.random.default_rng(0))
+    st, gl = den.endpoints(START, GOAL, b)
+    rows = torch.tensor([3, 5, 8])
+    k_from, k_to = den.pyramid_levels(rows), den.pyramid_levels(rows + 2)
+    scales = torch.tensor([0.0, 1.0, 2.0])
+    out = den.transition(x, st, gl, k_from, k_to, scales)
+
+    t_from, t_to = den._t_of_level[k_from], den._t_of_level[k_to]
+    t_in = torch.cat([torch.zeros(b, 1, dtype=torch.long), t_from.clamp_min(0)], dim=1)
+    xg = x.clone().requires_grad_(True)
+    x0 = den.model(torch.cat([den.codec.context(st), xg], dim=1), t_in)[:, 1:]
+    x0 = torch.where((k_from == 0)[..., None], xg, x0)
+    (grad,) = torch.autograd.grad(den.objective(x0, st, gl).sum(), xg)
+    x0 = x0.detach()
+    ab_t, ab_p = den.scheduler.abar(t_from, x), den.scheduler.abar(t_to, x)
+    s = scales[:, None, None]
+    moving = (k_to < k_from)[..., None]
+    eps = (x - ab_t.sqrt() * x0) / (1 - ab_t).clamp_min(1e-12).sqrt()
+    eps = eps - s * (1 - ab_t).sqrt() * grad
+    x0 = x0 + s * (1 - ab_t) / ab_t.sqrt() * grad
+    expect = torch.where(moving, ab_p.sqrt() * x0 + (1 - ab_p).sqrt() * eps, x)
+    torch.testing.assert_close(out, expect, atol=1e-5, rtol=1e-5)
+    assert moving.any() and (~moving).any()
+    assert torch.equal(out[~moving.expand_as(out)], x[~moving.expand_as(x)])

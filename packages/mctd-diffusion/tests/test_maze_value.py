@@ -1,14 +1,15 @@
 import numpy as np
 import torch
 from mctd_diffusion.maze.evaluate import (
-    Method,
+    default_methods,
     evaluate_planners,
     format_table,
+    matched_n,
     oracle_steps,
     summarize,
 )
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerConfig, build_model
+from mctd_diffusion.maze.planner import PlannerArch, build_model
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 from mctd_diffusion.maze.value import cut_at_reach, score_plans
 
@@ -49,20 +50,18 @@ def test_oracle_steps_scale_with_bfs():
 
 
 def test_evaluate_rows_summary_and_table():
-    cfg = PlannerConfig(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    cfg = PlannerArch(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
     torch.manual_seed(0)
     den = PlanDenoiser(build_model(cfg), cfg, levels=3)
-    scfg = PlannerConfig(every=5, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
+    scfg = PlannerArch(every=5, token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2)
     sparse = PlanDenoiser(build_model(scfg), scfg, levels=3)
-    methods = [
-        Method("Diffusion Forcing", "df"),
-        Method("MCTD", "mctd", kwargs={"budget": 4}),
-        Method("Best-of-N (matched NFE)", "best_of_n"),
-        Method("Fast-MCTD", "mctd", sparse=True, kwargs={"budget": 4, "parallel": 2}),
-    ]
+    table = default_methods(budget=4, parallel=2)
+    methods = {m: table[m] for m in ("df", "mctd", "best_of_n", "fast_mctd")}
     rows = evaluate_planners("medium", den, sparse, methods, seeds=(0, 1), tasks=[2])
     assert len(rows) == 8
-    assert {r["method"] for r in rows} == {m.name for m in methods}
+    assert {r["method"] for r in rows} == set(methods)
+    bon = [r for r in rows if r["method"] == "best_of_n"]
+    assert all(r["expansions"] == matched_n(rows, den) for r in bon)  # N matched to MCTD's NFE
     summary = summarize(rows)
     assert len(summary) == 4 and all(0 <= s["success"] <= 100 for s in summary)
     table = format_table(summary)

@@ -4,8 +4,9 @@ A diffusion task runs on a denoiser, not a language model: ``--model`` is ``exac
 ``default``: the closed-form noise predictor of the task's Gaussian mixture, no training needed)
 or a checkpoint folder written by ``mctd-train gmm2d`` (``config.json`` + ``checkpoints/
 ckpt-*.safetensors``; the newest checkpoint whose SHA-256 verifies is used). A cell is
-(method, NFE budget, seed), scored by ``mctd_diffusion.tasks.gmm2d.evaluate_cell`` against the
-exact tilted target. NFE = denoiser evaluations per batch element (a guided call counts 2).
+(method, NFE budget, seed): the method's ``run`` (``mctd_diffusion.tasks.gmm2d.evaluate_cell``
+with its sampler bound) scores it against the exact tilted target. NFE = denoiser evaluations
+per batch element (a guided call counts 2).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import torch
 from mctd_diffusion import ExactMixtureDenoiser
-from mctd_diffusion.checksum import verify
-from mctd_diffusion.tasks.gmm2d import Gmm2dTask, evaluate_cell
+from mctd_diffusion.tasks.gmm2d import Gmm2dTask
+from mctd_trainer import checkpoints
 
 from mctd_eval.config import Cell, RunConfig
+from mctd_eval.methods import get_method
 from mctd_eval.tasks import get_task
 
 EXACT_MODELS = ("exact", "default")
@@ -51,10 +53,11 @@ def load_denoiser(model: str, task: Gmm2dTask) -> tuple[Gmm2dTask, torch.nn.Modu
     problems = []
     for f in files:
         try:
-            step, tensors = _read_checkpoint(f)
-        except ValueError as err:
+            ck = checkpoints.load(f)
+        except checkpoints.CheckpointError as err:
             problems.append(str(err))
             continue
+        step, tensors = ck.step, ck.tensors
         net = trained.model()
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
@@ -64,27 +67,6 @@ def load_denoiser(model: str, task: Gmm2dTask) -> tuple[Gmm2dTask, torch.nn.Modu
         return trained, net.eval(), f"{path.name}@{step}"
     why = f" ({'; '.join(problems)})" if problems else ""
     raise ValueError(f"no valid checkpoint in {path / 'checkpoints'}{why}")
-
-
-def _read_checkpoint(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
-    """(step, tensors) of one checkpoint, verified like mctd-train writes it (SHA-256 metadata)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as err:  # truncated or garbled files raise several types
-        raise ValueError(f"{path.name} is unreadable: {err}") from None
-    if "sha256" not in meta or "step" not in meta:
-        raise ValueError(f"{path.name} has no step/checksum metadata")
-    try:
-        verify(tensors, meta, path.name)  # tensors and metadata (older files: tensors only)
-        int(meta["step"])
-    except ValueError as err:  # an IntegrityError, or a step that is not a number
-        raise ValueError(str(err)) from None
-    return int(meta["step"]), tensors
 
 
 class DiffusionRunner:
@@ -104,19 +86,18 @@ class DiffusionRunner:
             self.models[name] = load_denoiser(cfg.model, Gmm2dTask(lam=float(params["lam"])))
 
     def run(self, cell: Cell) -> dict[str, Any]:
-        from mctd_eval.runner import clean
+        from mctd_eval.runner import base_row, clean
 
         task, net, label = self.models[cell.task]
         p = self.cfg.task_params[cell.task]
         kw = self.cfg.method_params.get(cell.method) or {}
         assert cell.budget is not None
         t0 = time.perf_counter()
-        m = evaluate_cell(
-            task,
-            net,
-            cell.method,
-            int(cell.budget),
-            cell.seed,
+        m = get_method(cell.method, "diffusion").run(
+            task=task,
+            model=net,
+            nfe=int(cell.budget),
+            seed=cell.seed,
             num_steps=int(p["num_steps"]),
             branch_every=int(p["branch_every"]),
             n_out=int(p["n_out"]),
@@ -125,16 +106,7 @@ class DiffusionRunner:
             **kw,
         )
         row: dict[str, Any] = {
-            "key": cell.key,
-            "task": cell.task,
-            "prompt": cell.prompt,
-            "label": label,
-            "method": cell.method,
-            "budget": cell.budget,
-            "seed": cell.seed,
-            "nfe": m["nfe"],
-            "calls": m["calls"],
-            "wall_s": m["wall_time"],
+            **base_row(cell, label, m["nfe"], m["calls"], m["wall_time"]),
             "eval_wall_s": time.perf_counter() - t0 - m["wall_time"],
             "reward": m["best_reward"],
             "best_reward": m["best_reward"],

@@ -1,8 +1,8 @@
 """Maze tasks: their planners (``--model DIR``), their methods, their cells.
 
-``--model DIR`` is a folder of planner folders written by ``mctd-train maze``:
-``DIR/<maze>-dense/planner.safetensors`` (every method but s_mctd and fast_mctd) and
-``DIR/<maze>-sparse/planner.safetensors`` (s_mctd, fast_mctd). The task parameters ``dense`` and
+``--model DIR`` is a folder of planner folders written by ``mctd-train maze`` (read with
+``mctd_trainer.maze.load_planner``): ``DIR/<maze>-dense`` (every method but s_mctd and fast_mctd)
+and ``DIR/<maze>-sparse`` (s_mctd, fast_mctd). The task parameters ``dense`` and
 ``sparse`` rename them (an absolute path is used as it is). Only the planners that the run's
 methods need are loaded; a missing, unreadable or foreign planner is an error naming the path and
 the ``mctd-train maze`` command that makes it (raised before the run directory is written).
@@ -21,44 +21,21 @@ of one sample), with the NFE taken from the mctd row this process ran, else from
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from mctd_diffusion.maze import MazeMap, PlanDenoiser, cell_to_xy, load_planner
-from mctd_diffusion.maze.evaluate import (
-    Method,
-    default_methods,
-    evaluate_run,
-    oracle_steps,
-    run_method,
-    sample_nfe,
-)
-from mctd_diffusion.maze.train import CKPT
+from mctd_diffusion.maze import MazeMap, PlanDenoiser, cell_to_xy
+from mctd_diffusion.maze.evaluate import evaluate_run, needs_n, oracle_steps, sample_nfe
+from mctd_trainer.maze import load_planner, train_command
 
 from mctd_eval.config import Cell, RunConfig
+from mctd_eval.methods import get_method
 from mctd_eval.tasks import get_task
 from mctd_eval.tasks.maze import MazeTask
 
-# evaluator method -> the name of its mctd_diffusion.maze Method in default_methods
-PLANNER_METHODS = {
-    "diffuser": "Diffuser",
-    "df": "Diffusion Forcing",
-    "mctd": "MCTD",
-    "best_of_n": "Best-of-N (matched NFE)",
-    "p_mctd": "P-MCTD",
-    "s_mctd": "S-MCTD",
-    "fast_mctd": "Fast-MCTD",
-}
 _EXTRA = ("iterations", "stopped_early", "max_depth")  # MCTD's search statistics
-
-
-def planner_method(name: str, budget: int | None, task: MazeTask) -> Method:
-    """The ``mctd_diffusion`` planner configuration of evaluator method ``name`` on ``task``
-    (``budget``: MCTD expansions; unused by diffuser, df and best_of_n)."""
-    methods = default_methods(budget or 1, task.parallel, task.scale, task.warp_factor)
-    by_name = {m.name: m for m in methods}
-    return by_name[PLANNER_METHODS[name]]
 
 
 def planner_dir(model: str, folder: str) -> Path:
@@ -69,13 +46,9 @@ def planner_dir(model: str, folder: str) -> Path:
     if model == "default":
         raise ValueError(
             "maze tasks need --model DIR, a folder holding the planner folders "
-            f"(DIR/{folder}/{CKPT}, ...) written by `mctd-train maze`"
+            f"(DIR/{folder}, ...) written by `mctd-train maze`"
         )
     return Path(model) / path
-
-
-def train_command(maze: str, sparse: bool, folder: Path) -> str:
-    return f"mctd-train maze --maze {maze}{' --sparse' if sparse else ''} --out {folder}"
 
 
 def load_denoiser(
@@ -84,9 +57,9 @@ def load_denoiser(
     """(denoiser, label ``<folder>@<step>``) of the planner in ``folder``; a ValueError naming the
     path and the training command when it is missing, unreadable, or of another maze or kind."""
     kind = "sparse" if sparse else "dense"
-    path = folder / CKPT
+    path = folder
     hint = f"train it with `{train_command(maze, sparse, folder)}`"
-    if not path.is_file():
+    if not path.is_dir():
         raise ValueError(f"no {kind} planner for maze {maze}: {path} does not exist; {hint}")
     try:
         model, cfg, step = load_planner(path)
@@ -127,7 +100,7 @@ class MazeRunner:
             task = get_task(name, cfg.task_params.get(name))
             assert isinstance(task, MazeTask)
             self.tasks[name], self.mazes[name] = task, MazeMap.load(task.maze)
-            kinds = {planner_method(m, 1, task).sparse for m in cfg.methods}
+            kinds = {get_method(m, "maze").run(1, task)[1] for m in cfg.methods}
             for sparse in sorted(kinds):
                 folder = planner_dir(cfg.model, task.sparse if sparse else task.dense)
                 self.planners[(name, sparse)] = load_denoiser(
@@ -153,41 +126,35 @@ class MazeRunner:
         if key not in self._mctd_nfe:
             maze = self.mazes[cell.task]
             start, goal = (cell_to_xy(c) for c in maze.tasks[cell.prompt])
-            mctd = planner_method("mctd", cell.budget, self.tasks[cell.task])
-            self._mctd_nfe[key] = run_method(mctd, den, maze, start, goal, cell.seed).nfe
+            mctd, _ = get_method("mctd", "maze").run(cell.budget, self.tasks[cell.task])
+            self._mctd_nfe[key] = mctd(den, maze, start, goal, seed=cell.seed).nfe
         nfe = self._mctd_nfe[key]
         return max(1, round(nfe / sample_nfe(den))), nfe
 
     def run(self, cell: Cell) -> dict[str, Any]:
-        from mctd_eval.runner import clean
+        from mctd_eval.runner import base_row, clean
 
         task, maze = self.tasks[cell.task], self.mazes[cell.task]
-        method = planner_method(cell.method, cell.budget, task)
-        den, planner = self.planners[(cell.task, method.sparse)]
-        n, matched = self.matched_n(cell) if method.kind == "best_of_n" else (None, None)
+        plan, sparse = get_method(cell.method, "maze").run(cell.budget, task)
+        den, planner = self.planners[(cell.task, sparse)]
+        n, matched = self.matched_n(cell) if needs_n(plan) else (None, None)
+        if n is not None:
+            plan = partial(plan, n=n)
         oracle = self.oracle(cell.task, cell.prompt)
         t0 = time.perf_counter()
-        r = evaluate_run(method, den, maze, cell.prompt, cell.seed, n, oracle)
+        r = evaluate_run(plan, den, maze, cell.prompt, cell.seed, oracle, cell.method)
         total = time.perf_counter() - t0
         if cell.method == "mctd":
             self._mctd_nfe[(cell.task, cell.prompt, cell.budget, cell.seed)] = int(r["nfe"])
         ok = bool(r["success"])
+        label = task.instances(cell.prompt + 1)[cell.prompt].label
         row: dict[str, Any] = {
-            "key": cell.key,
-            "task": cell.task,
-            "prompt": cell.prompt,
-            "label": task.instances(cell.prompt + 1)[cell.prompt].label,
-            "method": cell.method,
-            "budget": cell.budget,
-            "seed": cell.seed,
+            **base_row(cell, label, r["nfe"], r["calls"], r["wall_time"]),
             "planner": planner,
             "success": ok,
             "first_reach": r["first_reach"] if ok else None,
             "oracle_steps": oracle,
             "reach_vs_oracle": r["first_reach"] / oracle if ok and oracle > 0 else None,
-            "nfe": r["nfe"],
-            "calls": r["calls"],
-            "wall_s": r["wall_time"],
             "eval_wall_s": total - r["wall_time"],
             "expansions": r["expansions"],
             "rejected_frac": r["rejected_frac"],

@@ -1,4 +1,14 @@
-"""The compared methods: a registry from name to how to run it on a token search problem.
+"""The compared methods: per task family, a registry from name to a working callable.
+
+Each family has one runner (``runner.CellRunner``, ``diffusion.DiffusionRunner``,
+``maze.MazeRunner``) that builds the cell's problem and calls ``Method.run`` with the family's
+signature; ``run`` is a ``functools.partial`` over the real function (as mctx composes policies):
+
+- ``lm``: ``run(problem, budget, params, rng) -> SearchResult`` over ``mctd_tree``'s searches;
+- ``diffusion``: ``run(task=, model=, nfe=, seed=, **task and method params) -> metrics`` over
+  ``mctd_diffusion.tasks.gmm2d.evaluate_cell`` with one of ``mctd_diffusion.methods``' samplers;
+- ``maze``: ``run(budget, task) -> (planner, sparse)``: the planner of
+  ``mctd_diffusion.maze.evaluate.default_methods`` at the cell's budget and the task's settings.
 
 Budgeted methods (best-of-N and the tree searches) get ``Budget(nfe=B)``: they stop at the first
 iteration boundary past B positions, so the NFE actually spent is measured and recorded, never
@@ -14,9 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+from mctd_diffusion import methods as dm
+from mctd_diffusion.maze.evaluate import Planner, default_methods
+from mctd_diffusion.tasks.gmm2d import evaluate_cell
 from mctd_tree import (
     Budget,
     SearchResult,
@@ -29,15 +43,15 @@ from mctd_tree import (
     mcts,
 )
 
-Runner = Callable[[Any, Budget | None, dict[str, Any], np.random.Generator], SearchResult[Any]]
-
 
 @dataclass(frozen=True)
 class Method:
+    """A method of one family: ``run`` is called by the family's runner (see the module doc)."""
+
     name: str
     budgeted: bool
     description: str
-    run: Runner
+    run: Callable[..., Any]
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -59,6 +73,35 @@ def _need(budget: Budget | None) -> Budget:
     return budget
 
 
+def _budgeted(
+    search: Callable[..., SearchResult[Any]],
+    problem: Any,
+    budget: Budget | None,
+    params: dict[str, Any],
+    rng: np.random.Generator,
+) -> SearchResult[Any]:
+    """``search(problem, budget, rng=rng, **params)``: a tree search or best-of-N."""
+    return search(problem, _need(budget), rng=rng, **params)
+
+
+def _greedy(
+    problem: Any, budget: Budget | None, params: dict[str, Any], rng: np.random.Generator
+) -> SearchResult[Any]:
+    return greedy(problem)
+
+
+def _beam(
+    problem: Any, budget: Budget | None, params: dict[str, Any], rng: np.random.Generator
+) -> SearchResult[Any]:
+    return beam_search(problem, params["width"])
+
+
+def _best_of_n(
+    problem: Any, budget: Budget | None, params: dict[str, Any], rng: np.random.Generator
+) -> SearchResult[Any]:
+    return best_of_n(problem, _need(budget), batch_size=params["batch"], rng=rng)
+
+
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
@@ -66,41 +109,41 @@ METHODS: dict[str, Method] = {
             "greedy",
             False,
             "argmax token at every step; natural cost (about one position per token)",
-            lambda p, b, kw, rng: greedy(p),
+            _greedy,
         ),
         Method(
             "best_of_n",
             True,
             "sample completions in batches of `batch` until the NFE budget; keep the best",
-            lambda p, b, kw, rng: best_of_n(p, _need(b), batch_size=kw["batch"], rng=rng),
+            _best_of_n,
             {"batch": 4},
         ),
         Method(
             "beam",
             False,
             "beam search on cumulative log p_theta, width `width`; natural cost",
-            lambda p, b, kw, rng: beam_search(p, kw["width"]),
+            _beam,
             {"width": 4},
         ),
         Method(
             "mcts",
             True,
             "MCTS over top-k tokens (UCT or PUCT), mean backup",
-            lambda p, b, kw, rng: mcts(p, _need(b), rng=rng, **kw),
+            partial(_budgeted, mcts),
             {"k": 4, "selection": "uct", "backup": "mean", "c": math.sqrt(2.0), "parallel": 4},
         ),
         Method(
             "dts",
             True,
             "Diffusion Tree Sampling: sampled children, widening, soft backup",
-            lambda p, b, kw, rng: dts(p, _need(b), rng=rng, **kw),
+            partial(_budgeted, dts),
             {"lam": 10.0, "c_widen": 2.0, "alpha": 0.7, "parallel": 4, "select_lam": None},
         ),
         Method(
             "dts_star",
             True,
             "DTS*: the DTS tree searched with UCT, max backup",
-            lambda p, b, kw, rng: dts_star(p, _need(b), rng=rng, **kw),
+            partial(_budgeted, dts_star),
             {
                 "lam": 10.0,
                 "c": math.sqrt(2.0),
@@ -114,23 +157,16 @@ METHODS: dict[str, Method] = {
             "maxent_ts",
             True,
             "MaxEnt-TS: top-k children, p_theta-weighted soft values",
-            lambda p, b, kw, rng: maxent_ts(p, _need(b), rng=rng, **kw),
+            partial(_budgeted, maxent_ts),
             {"k": 4, "lam": 10.0, "parallel": 4},
         ),
     )
 }
 
 
-def _runs_in(runner: str) -> Runner:
-    """The ``run`` of a method that a family's own runner executes (never called directly)."""
-
-    def refuse(*_: Any) -> Any:  # pragma: no cover - run by the family's runner
-        raise RuntimeError(f"these methods run through {runner}")
-
-    return refuse
-
-
-_diffusion_only = _runs_in("mctd_eval.diffusion.DiffusionRunner")
+def _gmm2d(sampler: dm.Method) -> Callable[..., dict[str, Any]]:
+    """A gmm2d cell of ``sampler``: ``evaluate_cell`` with the sampler bound."""
+    return partial(evaluate_cell, method=sampler)
 
 
 _WIDEN = {"c_widen": 2.0, "alpha": 0.8}
@@ -145,35 +181,49 @@ DIFFUSION_METHODS: dict[str, Method] = {
             True,
             "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
             "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
-            _diffusion_only,
+            _gmm2d(dm.sample_dts),
             {**_WIDEN, "select_lam": None},
         ),
         Method(
             "dts_star",
             True,
             "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
-            _diffusion_only,
+            _gmm2d(dm.sample_dts_star),
             dict(_WIDEN),
         ),
-        Method("best_of_n", True, "N = NFE / steps prior draws; best of groups", _diffusion_only),
+        Method(
+            "best_of_n",
+            True,
+            "N = NFE / steps prior draws; best of groups",
+            _gmm2d(dm.sample_best_of_n),
+        ),
         Method(
             "importance",
             True,
             "the same N draws resampled with weights exp(lam r)",
-            _diffusion_only,
+            _gmm2d(dm.sample_importance),
         ),
-        Method("smc", True, "SMC / Feynman-Kac steering on the branch schedule", _diffusion_only),
+        Method(
+            "smc",
+            True,
+            "SMC / Feynman-Kac steering on the branch schedule",
+            _gmm2d(dm.sample_smc),
+        ),
         Method(
             "guidance",
             True,
             "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
-            _diffusion_only,
+            _gmm2d(dm.sample_guided),
         ),
     )
 }
 
 
-_maze_only = _runs_in("mctd_eval.maze.MazeRunner")
+def maze_planner(name: str, budget: int | None, task: Any) -> tuple[Planner, bool]:
+    """(planner, runs on the sparse model) of ``default_methods``' ``name`` at ``budget`` (MCTD
+    expansions; unused by diffuser, df and best_of_n) with ``task``'s parallel, scale and warp."""
+    table = default_methods(budget or 1, task.parallel, task.scale, task.warp_factor)
+    return table[name]
 
 
 # The planners of maze tasks (mctd_diffusion.maze.evaluate.default_methods); the budget of a
@@ -185,40 +235,45 @@ MAZE_METHODS: dict[str, Method] = {
             "diffuser",
             False,
             "one-shot full-sequence denoising, guided at the task's scale",
-            _maze_only,
+            partial(maze_planner, "diffuser"),
         ),
         Method(
             "df",
             False,
             "single-pass Diffusion Forcing (pyramid schedule), guided at the task's scale",
-            _maze_only,
+            partial(maze_planner, "df"),
         ),
         Method(
             "mctd",
             True,
             "MCTD: tree search over guidance levels with jumpy simulation; budget = expansions",
-            _maze_only,
+            partial(maze_planner, "mctd"),
         ),
         Method(
             "best_of_n",
             True,
             "N pyramid samples, the best by MCTD's value; N matched to mctd's NFE at the same "
             "(task, seed, budget) unless n is set",
-            _maze_only,
+            partial(maze_planner, "best_of_n"),
             {"n": None},
         ),
         Method(
             "p_mctd",
             True,
             "P-MCTD: MCTD expanding the task's `parallel` leaves per batched call",
-            _maze_only,
+            partial(maze_planner, "p_mctd"),
         ),
-        Method("s_mctd", True, "S-MCTD: MCTD on the sparse (stride 5) planner", _maze_only),
+        Method(
+            "s_mctd",
+            True,
+            "S-MCTD: MCTD on the sparse (stride 5) planner",
+            partial(maze_planner, "s_mctd"),
+        ),
         Method(
             "fast_mctd",
             True,
             "Fast-MCTD: parallel MCTD on the sparse planner (P-MCTD + S-MCTD)",
-            _maze_only,
+            partial(maze_planner, "fast_mctd"),
         ),
     )
 }

@@ -77,7 +77,7 @@ class CellRunner:
             lm,
             prompt,
             reward,
-            k=1024,
+            k=lm.vocab_size,  # no cap: the method's own k (or beam width) decides
             max_new_tokens=task.max_new_tokens(inst.public),
             chunk=self.cfg.chunk,
             temperature=self.cfg.temperature,
@@ -99,22 +99,13 @@ class CellRunner:
         stats = result.stats
         tree = result.tree is not None
         row: dict[str, Any] = {
-            "key": cell.key,
-            "task": cell.task,
-            "prompt": cell.prompt,
-            "label": inst.label,
-            "method": cell.method,
-            "budget": cell.budget,
-            "seed": cell.seed,
-            "nfe": used.nfe,
-            "calls": used.calls,
+            **base_row(cell, inst.label, used.nfe, used.calls, wall),
             "padded_nfe": used.padded,
             "read_nfe": used.reads,
             "exhausted": stats.exhausted,
             "stalled": stats.stalled,
             "distribution": problem.distribution,
             "prompt_nfe": prompt_nfe,
-            "wall_s": wall,
             "simulations": stats.simulations,
             "iterations": stats.iterations,
             "nodes": stats.nodes if tree else None,
@@ -136,6 +127,22 @@ class CellRunner:
             files = lm_files(cell.key, result, problem, lm.decode, params, cell.method)
             row.update({FILES_KEY: files} if files else {})
         return clean(row)
+
+
+def base_row(cell: Cell, label: str, nfe: int, calls: int, wall_s: float) -> dict[str, Any]:
+    """The columns every family's row starts with: the cell, its label and the compute spent."""
+    return {
+        "key": cell.key,
+        "task": cell.task,
+        "prompt": cell.prompt,
+        "label": label,
+        "method": cell.method,
+        "budget": cell.budget,
+        "seed": cell.seed,
+        "nfe": nfe,
+        "calls": calls,
+        "wall_s": wall_s,
+    }
 
 
 def clean(row: dict[str, Any]) -> dict[str, Any]:

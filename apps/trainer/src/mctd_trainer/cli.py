@@ -144,7 +144,7 @@ def maze(
         int, typer.Option(parser=int_option(0), help="torch CPU threads (0: torch default).")
     ] = 1,
     resume: Annotated[
-        bool, typer.Option(help="Continue from planner.safetensors in --out.")
+        bool, typer.Option(help="Continue from the newest good checkpoint in --out.")
     ] = False,
     ckpt_every: Annotated[
         int, typer.Option(parser=int_option(1), help="Checkpoint (and log) every N.")
@@ -180,7 +180,7 @@ def maze(
         if init is not None and not init.exists():
             raise UserError(f"--init {init} does not exist")
         if not resume:
-            cfg = planner_config(
+            arch, training = planner_config(
                 maze,
                 sparse=sparse,
                 steps=steps or 3000,
@@ -198,12 +198,12 @@ def maze(
         with locked(run_dir, "mctd-train maze"):
             where.append(run_dir)
             if resume:
-                cfg = resume_config(run_dir, steps)
+                arch, training = resume_config(run_dir, steps)
                 _check_steps(steps, reached_step(run_dir))
-            elif (run_dir / "planner.safetensors").exists():
-                raise UserError(f"{run_dir} already holds planner.safetensors; pass --resume")
-            res = train_maze(cfg, run_dir, resume=resume, threads=threads, init=init)
-    typer.echo(f"maze {cfg.maze} every={cfg.every}: step {res.step}, loss {res.loss:.5f}")
+            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
+                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            res = train_maze(arch, training, run_dir, resume=resume, threads=threads, init=init)
+    typer.echo(f"maze {arch.maze} every={arch.every}: step {res.step}, loss {res.loss:.5f}")
     typer.echo(f"run directory: {run_dir}")
 
 

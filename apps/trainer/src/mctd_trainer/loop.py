@@ -21,6 +21,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from mctd_trainer import checkpoints
+from mctd_trainer.ema import EMA
 from mctd_trainer.state import pack, unpack
 
 LossFn = Callable[[nn.Module, int, torch.device], torch.Tensor]
@@ -103,10 +104,12 @@ def train_loop(
     resume: bool = False,
     meta: dict[str, Any] | None = None,
     evaluate: EvalFn | None = None,
+    ema: EMA | None = None,
 ) -> LoopResult:
     """Train ``model`` to ``cfg.steps``, resuming from the newest good checkpoint if asked.
 
     ``evaluate(model, step)``: scalars logged to TensorBoard at every checkpoint (optional).
+    ``ema`` (built on ``model``) is updated after every step and saved with the checkpoints.
     """
     ckpt_dir = run_dir / "checkpoints"
     start = 0
@@ -116,6 +119,8 @@ def train_loop(
             raise checkpoints.CheckpointError(f"no checkpoint in {ckpt_dir} passes verification")
         if ck is not None:
             unpack(ck.tensors, model, optimizer)
+            if ema is not None:
+                ema.load(ck.tensors)
             start = ck.step
             accelerator.print(f"resuming from {ck.path.name} (step {start})")
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -136,6 +141,8 @@ def train_loop(
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        if ema is not None:
+            ema.update(accelerator.unwrap_model(model), step)
         done = step + 1
         if writer is not None and (done % cfg.log_every == 0 or done == cfg.steps):
             writer.add_scalar("train/loss", loss_val, done)
@@ -150,7 +157,8 @@ def train_loop(
                 if evaluate is not None and writer is not None:
                     for name, value in evaluate(raw, done).items():
                         writer.add_scalar(name, value, done)
-                checkpoints.save(ckpt_dir, done, pack(raw, optimizer), meta or {}, cfg.keep)
+                tensors = pack(raw, optimizer) | (ema.state() if ema is not None else {})
+                checkpoints.save(ckpt_dir, done, tensors, meta or {}, cfg.keep)
     if writer is not None:
         writer.close()
     return LoopResult(start, cfg.steps, loss_val)

@@ -1,20 +1,37 @@
 """The maze job: train a Diffusion Forcing maze planner (``mctd_diffusion.maze``) into a run dir.
 
-The run directory holds ``config.json`` (``{"job": "maze", **PlannerConfig}``) and
-``planner.safetensors`` (model + Adam moments; config, step and loss history in its metadata),
-written by :func:`mctd_diffusion.maze.train_planner`. Batches depend only on (seed, step), so a
-resumed run sees the batches an uninterrupted one would.
+The planner's loss is ``mctd_diffusion.maze.PlannerLoss``; the loop, Adam, EMA and checkpoints are
+this app's (:func:`mctd_trainer.loop.train_loop`). The run directory holds ``config.json``
+(``{"job": "maze", "arch": PlannerArch, "training": PlannerTraining}``), ``checkpoints/ckpt-*.
+safetensors`` (``model.*``, ``optim.*`` and, with EMA, ``ema.*`` tensors; the architecture in the
+metadata) and ``tb/``. Batches depend only on (seed, step), so a resumed run sees the batches an
+uninterrupted one would. :func:`load_planner` reads such a folder, or a legacy
+``planner.safetensors`` folder written by mctd-trainer < 0.4.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from mctd_tree.errors import UserError
+from torch import nn
 
+from mctd_trainer import checkpoints
 from mctd_trainer.rundir import load_config, save_config
+
+LEGACY_CKPT = "planner.safetensors"
+
+
+@dataclass
+class MazeResult:
+    """The trained planner (eval mode; the EMA weights when kept), its step and last loss."""
+
+    model: nn.Module
+    step: int
+    loss: float
 
 
 def planner_config(
@@ -31,9 +48,9 @@ def planner_config(
     relative: bool = False,
     ema: float = 0.0,
     anchor: bool = False,
-) -> Any:
-    """The trained config of the maze benchmark (dense every=1, or sparse every=5)."""
-    from mctd_diffusion.maze import MAZES, PlannerConfig
+) -> tuple[Any, Any]:
+    """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5)."""
+    from mctd_diffusion.maze import MAZES, PlannerArch, PlannerTraining
 
     if maze not in MAZES:
         raise UserError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
@@ -45,64 +62,139 @@ def planner_config(
         raise UserError(f"ema decay must lie in [0, 1), got {ema}")
     if d_model % n_heads:
         raise UserError(f"--heads {n_heads} does not divide --d-model {d_model}")
-    return PlannerConfig(
+    arch = PlannerArch(
         maze=maze,
         every=5 if sparse else 1,
+        pos_scale=4.0,
+        neighbour=True,
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        relative=relative,
+        anchor=anchor,
+    )
+    training = PlannerTraining(
         steps=steps,
         batch_size=64,
         lr=2e-3,
         checkpoint_every=checkpoint_every,
-        pos_scale=4.0,
         pyramid_frac=0.5,
-        neighbour=True,
         seed=seed,
-        d_model=d_model,
-        n_layers=n_layers,
-        n_heads=n_heads,
         loss_weight=loss_weight,
-        relative=relative,
         ema=ema,
-        anchor=anchor,
     )
+    return arch, training
 
 
-def resume_config(run_dir: Path, steps: int | None) -> Any:
-    """The config saved in ``run_dir`` (``steps`` replaced when given)."""
-    from mctd_diffusion.maze import PlannerConfig
+def train_command(maze: str, sparse: bool, folder: Path | str) -> str:
+    """The command that trains the planner folder ``folder``."""
+    return f"mctd-train maze --maze {maze}{' --sparse' if sparse else ''} --out {folder}"
+
+
+def resume_config(run_dir: Path, steps: int | None) -> tuple[Any, Any]:
+    """(architecture, training run) saved in ``run_dir`` (``steps`` replaced when given)."""
+    from mctd_diffusion.maze import PlannerArch, PlannerTraining
 
     saved = load_config(run_dir)
     if saved.get("job") != "maze":
         raise UserError(f"{run_dir} is a {saved.get('job')!r} run, not a maze run")
     try:
-        cfg = PlannerConfig.from_dict(saved)
+        if "arch" not in saved:
+            arch = PlannerArch.from_dict(saved)
+        else:
+            arch = PlannerArch.from_dict(saved["arch"])
+            training = PlannerTraining.from_dict(saved["training"])
     except (TypeError, ValueError, KeyError) as e:
         raise UserError(f"{run_dir / 'config.json'} is not a maze planner config ({e})") from None
-    return replace(cfg, steps=steps) if steps is not None else cfg
+    if "arch" not in saved:
+        raise UserError(
+            f"{run_dir} is a maze run of mctd-trainer < 0.4 ({LEGACY_CKPT}); it still loads for "
+            f"evaluation but cannot be resumed: retrain it with "
+            f"`{train_command(arch.maze, arch.every > 1, run_dir.with_name(run_dir.name + '-v4'))}`"
+        )
+    if steps is not None:
+        training = replace(training, steps=steps)
+    return arch, training
 
 
 def reached_step(run_dir: Path) -> int:
-    """The step of the planner saved in ``run_dir`` (0 when there is none); verified on load."""
-    from mctd_diffusion.maze.train import CKPT, load_planner
-
-    return load_planner(run_dir / CKPT)[2] if (run_dir / CKPT).exists() else 0
+    """The step of the newest good checkpoint in ``run_dir`` (0 when there is none)."""
+    ck = checkpoints.load_latest(run_dir / "checkpoints")
+    return ck.step if ck is not None else 0
 
 
 def train_maze(
-    cfg: Any, run_dir: Path, *, resume: bool = False, threads: int = 1, init: Path | None = None
-) -> Any:
-    """Save the config with the run, then train (or resume) the planner, a fresh run starting
-    from the weights of the planner in ``init`` when given; a ``TrainResult``."""
-    import torch
-    from mctd_diffusion.maze import train_planner
-    from mctd_diffusion.maze.train import CKPT
+    arch: Any,
+    training: Any,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    threads: int = 1,
+    init: Path | None = None,
+    device: str = "cpu",
+) -> MazeResult:
+    """Save the config with the run, then train (or resume) the planner through the trainer's
+    loop; a fresh run starts from the weights of the planner in ``init`` when given."""
+    from mctd_diffusion.maze import PlannerLoss, build_model
 
-    if threads:
-        torch.set_num_threads(threads)
-    ckpt = run_dir / CKPT
-    if resume and ckpt.exists():
-        from mctd_diffusion.maze import load_planner
+    from mctd_trainer.ema import EMA
+    from mctd_trainer.loop import LoopConfig, make_accelerator, train_loop
 
-        _, _, done = load_planner(ckpt)
-        print(f"resuming from {CKPT} (step {done})", flush=True)
-    save_config(run_dir, {"job": "maze", **cfg.to_dict()})
-    return train_planner(cfg, run_dir, resume=resume, init=init, log=lambda s: print(s, flush=True))
+    accelerator = make_accelerator(device, threads)
+    loss_fn = PlannerLoss(arch, training)  # checks the config, makes the dataset
+    torch.manual_seed(training.seed)
+    model = build_model(arch)
+    if init is not None and not (resume and checkpoints.list_checkpoints(run_dir / "checkpoints")):
+        base, _, _ = load_planner(init)
+        if base.state_dict().keys() != model.state_dict().keys():
+            raise UserError(f"{init} has a different architecture")
+        model.load_state_dict(base.state_dict())
+    save_config(run_dir, {"job": "maze", "arch": arch.to_dict(), "training": training.to_dict()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
+    ema = EMA(model, training.ema) if training.ema > 0 else None
+    loop = LoopConfig(
+        training.steps,
+        training.lr,
+        training.warmup,
+        ckpt_every=training.checkpoint_every,
+        log_every=min(50, training.checkpoint_every),
+    )
+    meta = {"job": "maze", "arch": arch.to_dict(), "training": training.to_dict()}
+    res = train_loop(
+        model,
+        optimizer,
+        loss_fn,
+        loop,
+        run_dir,
+        accelerator=accelerator,
+        resume=resume,
+        meta=meta,
+        ema=ema,
+    )
+    model = accelerator.unwrap_model(model)
+    if ema is not None:
+        model.load_state_dict(ema.shadow)
+    return MazeResult(model.eval(), res.end_step, res.last_loss)
+
+
+def load_planner(folder: Path | str, ema: bool = True) -> tuple[nn.Module, Any, int]:
+    """(network in eval mode, ``PlannerArch``, training step) of the planner in ``folder``: its
+    newest checkpoint that verifies, else a legacy ``planner.safetensors`` (``folder`` may name
+    that file). The EMA weights when the run kept them and ``ema`` is true. A ValueError says
+    why a folder holds no usable planner."""
+    from mctd_diffusion.maze import PlannerArch, load_legacy_planner, planner_from_tensors
+
+    path = Path(folder)
+    ckpt_dir = path / "checkpoints"
+    legacy = path.name == LEGACY_CKPT or (path / LEGACY_CKPT).is_file()
+    if legacy and not checkpoints.list_checkpoints(ckpt_dir):
+        return load_legacy_planner(path, ema)
+    ck = checkpoints.load_latest(ckpt_dir)
+    if ck is None:
+        found = checkpoints.list_checkpoints(ckpt_dir)
+        why = "none of its checkpoints verifies" if found else f"no {ckpt_dir}"
+        raise UserError(f"{path} holds no maze planner ({why})")
+    if ck.meta.get("job") != "maze" or "arch" not in ck.meta:
+        raise UserError(f"{ck.path} is a {ck.meta.get('job')!r} checkpoint, not a maze planner")
+    arch = PlannerArch.from_dict(ck.meta["arch"])
+    return planner_from_tensors(ck.tensors, arch, ema), arch, ck.step

@@ -11,27 +11,34 @@ returns up to ``n_out`` samples for distribution metrics plus the best reward it
 - ``importance``: the same N draws resampled with weights exp(lam r) (self-normalised IS).
 - ``smc``: K = nfe / steps particles with Feynman-Kac steering on the branch schedule.
 - ``guidance``: N = nfe / (2 steps) draws with reward-gradient guidance of scale lam.
+
+Every method is a function ``method(problem, nfe, *, lam, n_out, rng, parallel, **params) ->
+(states, best reward, tree or None)`` (``parallel``: leaves per iteration of the tree searches; the others draw
+their samples in one batch). ``METHODS`` maps names to them; :func:`run_method` runs one and
+measures it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from mctd_tree import Budget, Tree, dts, dts_star, sample_tree
 
-from mctd_diffusion.problem import DenoisingProblem
+from mctd_diffusion.problem import DenoisingProblem, DiffusionState
 from mctd_diffusion.sampling import ancestral, best_of_groups, importance_resample
 from mctd_diffusion.smc import smc
 
-METHODS = ("dts", "dts_star", "best_of_n", "importance", "smc", "guidance")
+Drawn = tuple[list[DiffusionState], float, Tree | None]  # samples, best reward, search tree
+Method = Callable[..., Drawn]
 
 
 @dataclass
 class MethodRun:
-    """Samples (n, *shape) with their rewards, the best reward found, the compute spent, and
-    the search tree of the tree methods (``dts``, ``dts_star``; None for the others)."""
+    """Samples (n, *shape) with their rewards, the best reward found, and the compute spent."""
 
     samples: np.ndarray
     rewards: np.ndarray
@@ -42,8 +49,131 @@ class MethodRun:
     tree: Tree | None = None
 
 
+def sample_dts(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+    c_widen: float = 2.0,
+    alpha: float = 0.8,
+    select_lam: float | None = None,
+) -> Drawn:
+    """A DTS tree built to the budget, then ``n_out`` descents of it."""
+    res = dts(
+        problem,
+        Budget(nfe=nfe),
+        select_lam=select_lam,
+        rng=rng,
+        lam=lam,
+        parallel=parallel,
+        c_widen=c_widen,
+        alpha=alpha,
+    )
+    assert res.tree is not None
+    states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
+    return states, res.best_reward, res.tree
+
+
+def sample_dts_star(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+    c_widen: float = 2.0,
+    alpha: float = 0.8,
+) -> Drawn:
+    """DTS* to the budget; the samples are its last ``n_out`` rollouts."""
+    res = dts_star(
+        problem,
+        Budget(nfe=nfe),
+        rng=rng,
+        lam=lam,
+        parallel=parallel,
+        c_widen=c_widen,
+        alpha=alpha,
+    )
+    return [s for s, _ in res.samples[-n_out:]], res.best_reward, res.tree
+
+
+def sample_best_of_n(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+) -> Drawn:
+    """N = nfe / steps prior draws; the best of each of up to ``n_out`` groups."""
+    draws, rewards = ancestral(problem, _count(nfe, problem.num_steps), rng)
+    idx = best_of_groups(rewards, -(-len(draws) // n_out))  # ceil: <= n_out groups
+    return [draws[i] for i in idx], float(rewards.max()), None
+
+
+def sample_importance(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+) -> Drawn:
+    """N = nfe / steps prior draws resampled with weights exp(lam r)."""
+    draws, rewards = ancestral(problem, _count(nfe, problem.num_steps), rng)
+    idx = importance_resample(rewards, lam, n_out, rng)
+    return [draws[i] for i in idx], float(rewards.max()), None
+
+
+def sample_smc(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+) -> Drawn:
+    """SMC with K = nfe / steps particles; ``n_out`` of them drawn without replacement."""
+    out = smc(problem, _count(nfe, problem.num_steps), lam, rng)
+    k = len(out.samples)
+    idx = rng.choice(k, size=min(n_out, k), replace=False)
+    return [out.samples[i] for i in idx], float(out.rewards.max()), None
+
+
+def sample_guided(
+    problem: DenoisingProblem,
+    nfe: int,
+    *,
+    lam: float,
+    n_out: int,
+    rng: np.random.Generator,
+    parallel: int = 32,
+) -> Drawn:
+    """N = nfe / (2 steps) draws of the problem guided at scale ``lam``."""
+    guided = problem.with_guidance(lam)
+    draws, rewards = ancestral(guided, _count(nfe, 2 * problem.num_steps), rng)
+    return draws[:n_out], float(rewards.max()), None
+
+
+METHODS: dict[str, Method] = {
+    "dts": sample_dts,
+    "dts_star": sample_dts_star,
+    "best_of_n": sample_best_of_n,
+    "importance": sample_importance,
+    "smc": sample_smc,
+    "guidance": sample_guided,
+}
+
+
 def run_method(
-    method: str,
+    method: str | Method,
     problem: DenoisingProblem,
     nfe: int,
     *,
@@ -51,49 +181,20 @@ def run_method(
     n_out: int,
     seed: int,
     parallel: int = 32,
-    c_widen: float = 2.0,
-    alpha: float = 0.8,
-    select_lam: float | None = None,
+    **params: Any,
 ) -> MethodRun:
-    """Run ``method`` (one of METHODS) with an NFE budget; see the module docstring."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    """Run ``method`` (a name in METHODS, or such a function) with an NFE budget and measure it."""
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {tuple(METHODS)}")
+        method = METHODS[method]
     if nfe < 1 or n_out < 1:
         raise ValueError(f"nfe and n_out must be >= 1, got {nfe}, {n_out}")
     start, t0 = problem.counters.snapshot(), time.perf_counter()
     rng = np.random.default_rng(seed)
-    steps = problem.num_steps
-    tree = None
-    widen = {"lam": lam, "parallel": parallel, "c_widen": c_widen, "alpha": alpha}
-    if method == "dts":
-        res = dts(problem, Budget(nfe=nfe), select_lam=select_lam, rng=rng, **widen)
-        assert res.tree is not None
-        states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
-        best, tree = res.best_reward, res.tree
-    elif method == "dts_star":
-        res = dts_star(problem, Budget(nfe=nfe), rng=rng, **widen)
-        states, best = [s for s, _ in res.samples[-n_out:]], res.best_reward
-        tree = res.tree
-    elif method in ("best_of_n", "importance"):
-        draws, rewards = ancestral(problem, _count(nfe, steps), rng)
-        if method == "best_of_n":
-            idx = best_of_groups(rewards, -(-len(draws) // n_out))  # ceil: <= n_out groups
-        else:
-            idx = importance_resample(rewards, lam, n_out, rng)
-        states, best = [draws[i] for i in idx], float(rewards.max())
-    elif method == "smc":
-        out = smc(problem, _count(nfe, steps), lam, rng)
-        k = len(out.samples)
-        idx = rng.choice(k, size=min(n_out, k), replace=False)
-        states, best = [out.samples[i] for i in idx], float(out.rewards.max())
-    else:
-        scale = problem.guidance_scale
-        problem.guidance_scale = lam
-        try:
-            draws, rewards = ancestral(problem, _count(nfe, 2 * steps), rng)
-        finally:
-            problem.guidance_scale = scale
-        states, best = draws[:n_out], float(rewards.max())
+    states, best, tree = method(
+        problem, nfe, lam=lam, n_out=n_out, rng=rng, parallel=parallel, **params
+    )
     used = problem.counters.since(start)
     x = problem.to_array(states)
     return MethodRun(

@@ -10,6 +10,7 @@ call counts 2: forward and backward); calls = sequential batched network calls.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ class DenoisingProblem:
         self.counters = Counters()
         self._next_action = 0
         self._check_model()
+
+    def with_guidance(self, scale: float) -> DenoisingProblem:
+        """The same problem (model, scheduler, reward, counters shared) guided at ``scale``."""
+        guided = copy.copy(self)
+        guided.guidance_scale = scale
+        return guided
 
     # --- protocol ---------------------------------------------------------------------------
     def root(self) -> DiffusionState:

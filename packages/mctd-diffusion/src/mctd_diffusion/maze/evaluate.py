@@ -8,8 +8,8 @@ method the success rate (mean and std over seeds of the per-seed rate over tasks
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,35 +20,46 @@ from mctd_diffusion.maze.env import SUCCESS_RADIUS, execute_plan, step
 from mctd_diffusion.maze.maps import Cell, MazeMap, cell_to_xy
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 
+Planner = Callable[..., PL.PlanResult]  # planner(den, maze, start, goal, *, seed) -> PlanResult
 
-@dataclass(frozen=True)
-class Method:
-    """A planner configuration: ``kind`` in diffuser | df | best_of_n | mctd, on the dense or the
-    sparse model, with keyword arguments for the planner function."""
-
-    name: str
-    kind: str
-    sparse: bool = False
-    kwargs: dict[str, Any] = field(default_factory=dict)
+# display names of the paper's table
+TITLES = {
+    "diffuser": "Diffuser",
+    "df": "Diffusion Forcing",
+    "mctd": "MCTD",
+    "best_of_n": "Best-of-N (matched NFE)",
+    "p_mctd": "P-MCTD",
+    "s_mctd": "S-MCTD",
+    "fast_mctd": "Fast-MCTD",
+}
 
 
 def default_methods(
     budget: int = 100, parallel: int = 25, scale: float = 1.0, warp_factor: float = 1.0
-) -> list[Method]:
-    """The paper's table: Diffuser, DF, best-of-N (matched to MCTD's NFE), MCTD and its variants.
-    ``warp_factor`` multiplies every method's warp threshold (1 = the paper's)."""
-    methods = [
-        Method("Diffuser", "diffuser", kwargs={"scale": scale}),
-        Method("Diffusion Forcing", "df", kwargs={"scale": scale}),
-        Method("MCTD", "mctd", kwargs={"budget": budget}),
-        Method("Best-of-N (matched NFE)", "best_of_n"),
-        Method("P-MCTD", "mctd", kwargs={"budget": budget, "parallel": parallel}),
-        Method("S-MCTD", "mctd", sparse=True, kwargs={"budget": budget}),
-        Method("Fast-MCTD", "mctd", sparse=True, kwargs={"budget": budget, "parallel": parallel}),
-    ]
-    return [
-        Method(m.name, m.kind, m.sparse, {**m.kwargs, "warp_factor": warp_factor}) for m in methods
-    ]
+) -> dict[str, tuple[Planner, bool]]:
+    """The paper's table, name -> (planner, runs on the sparse model): Diffuser, DF, MCTD,
+    best-of-N (N matched to MCTD's NFE: bind ``n``, see :func:`needs_n`) and MCTD's variants.
+    ``budget``: MCTD's expansions; ``warp_factor`` multiplies every warp threshold (1: paper's)."""
+    w = warp_factor
+    mctd = partial(PL.plan_mctd, budget=budget, warp_factor=w)
+    return {
+        "diffuser": (partial(PL.plan_diffuser, scale=scale, warp_factor=w), False),
+        "df": (partial(PL.plan_df, scale=scale, warp_factor=w), False),
+        "mctd": (mctd, False),
+        "best_of_n": (partial(PL.plan_best_of_n, warp_factor=w), False),
+        "p_mctd": (partial(mctd, parallel=parallel), False),
+        "s_mctd": (mctd, True),
+        "fast_mctd": (partial(mctd, parallel=parallel), True),
+    }
+
+
+def needs_n(planner: Planner) -> bool:
+    """Whether ``planner`` is best-of-N still waiting for its N (to be matched to an NFE)."""
+    return (
+        isinstance(planner, partial)
+        and planner.func is PL.plan_best_of_n
+        and "n" not in planner.keywords
+    )
 
 
 def oracle_steps(maze: MazeMap, start: Cell, goal: Cell, horizon: int = 2000) -> int:
@@ -61,57 +72,34 @@ def oracle_steps(maze: MazeMap, start: Cell, goal: Cell, horizon: int = 2000) ->
     return -1
 
 
-def run_method(
-    method: Method,
-    den: PlanDenoiser,
-    maze: MazeMap,
-    start: np.ndarray,
-    goal: np.ndarray,
-    seed: int,
-    n_matched: int | None = None,
-) -> PL.PlanResult:
-    """Plan once with ``method``."""
-    if method.kind == "diffuser":
-        return PL.plan_diffuser(den, maze, start, goal, seed=seed, **method.kwargs)
-    if method.kind == "df":
-        return PL.plan_df(den, maze, start, goal, seed=seed, **method.kwargs)
-    if method.kind == "best_of_n":
-        n = method.kwargs.get("n", n_matched)
-        if n is None:
-            raise ValueError("best_of_n needs n (or an MCTD run earlier to match its NFE)")
-        kw = {k: v for k, v in method.kwargs.items() if k != "n"}
-        return PL.plan_best_of_n(den, maze, start, goal, n=int(n), seed=seed, **kw)
-    if method.kind == "mctd":
-        return PL.plan_mctd(den, maze, start, goal, seed=seed, **method.kwargs)
-    raise ValueError(f"unknown method kind {method.kind!r}")
-
-
 def evaluate_planners(
     maze_name: str,
     dense: PlanDenoiser,
     sparse: PlanDenoiser | None,
-    methods: Sequence[Method],
+    methods: Mapping[str, tuple[Planner, bool]],
     seeds: Sequence[int] = (0, 1, 2),
     tasks: Sequence[int] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of metrics for every method x task x seed (see module docstring).
 
-    Best-of-N without an explicit ``n`` gets N = round(mean MCTD NFE / mean NFE of one sample),
-    from the rows of the method named "MCTD" earlier in ``methods``.
+    ``methods``: name -> (planner, sparse), as :func:`default_methods` gives. Best-of-N without an
+    explicit ``n`` gets N = round(mean MCTD NFE / mean NFE of one sample), from the rows of the
+    method named "mctd" earlier in ``methods``.
     """
     maze = MazeMap.load(maze_name)
     task_ids = list(range(len(maze.tasks))) if tasks is None else list(tasks)
     oracle = {i: oracle_steps(maze, *maze.tasks[i]) for i in task_ids}
     rows: list[dict[str, Any]] = []
-    for method in methods:
-        den = sparse if method.sparse else dense
+    for name, (planner, on_sparse) in methods.items():
+        den = sparse if on_sparse else dense
         if den is None:
             continue
-        n_matched = matched_n(rows, den) if method.kind == "best_of_n" else None
+        if needs_n(planner):
+            planner = partial(planner, n=matched_n(rows, den))
         for seed in seeds:
             for i in task_ids:
-                row = evaluate_run(method, den, maze, i, seed, n_matched, oracle[i])
+                row = evaluate_run(planner, den, maze, i, seed, oracle[i], name)
                 rows.append(row)
                 if progress:
                     progress(row)
@@ -119,23 +107,24 @@ def evaluate_planners(
 
 
 def evaluate_run(
-    method: Method,
+    planner: Planner,
     den: PlanDenoiser,
     maze: MazeMap,
     task: int,
     seed: int,
-    n_matched: int | None = None,
     oracle: int | None = None,
+    name: str = "",
 ) -> dict[str, Any]:
-    """Plan task ``task`` (0-based) of ``maze`` once with ``method``, execute the plan open loop,
-    and return its metric row (``oracle``: the BFS oracle's steps, computed when not given)."""
+    """Plan task ``task`` (0-based) of ``maze`` once with ``planner``, execute the plan open loop,
+    and return its metric row (``oracle``: the BFS oracle's steps, computed when not given;
+    ``name``: the row's method)."""
     s_cell, g_cell = maze.tasks[task]
     start, goal = cell_to_xy(s_cell), cell_to_xy(g_cell)
-    res = run_method(method, den, maze, start, goal, seed, n_matched)
+    res = planner(den, maze, start, goal, seed=seed)
     _, first = execute_plan(maze, res.plan, start, goal, maze.horizon, hold=res.hold)
     return {
         "maze": maze.name,
-        "method": method.name,
+        "method": name,
         "task": task + 1,
         "seed": seed,
         "success": bool(first >= 0),
@@ -151,7 +140,7 @@ def evaluate_run(
     }
 
 
-def matched_n(rows: Sequence[dict[str, Any]], den: PlanDenoiser, method: str = "MCTD") -> int:
+def matched_n(rows: Sequence[dict[str, Any]], den: PlanDenoiser, method: str = "mctd") -> int:
     """Best-of-N's N at the mean NFE of ``method``'s rows: NFE / the NFE of one sample."""
     nfe = [r["nfe"] for r in rows if r["method"] == method]
     if not nfe:
@@ -202,8 +191,9 @@ def format_table(summary: Sequence[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
+        title = TITLES.get(s["method"], s["method"])
         lines.append(
-            f"| {s['maze']} | {s['method']} | {s['success']:.0f} ± {s['success_std']:.0f} "
+            f"| {s['maze']} | {title} | {s['success']:.0f} ± {s['success_std']:.0f} "
             f"| {s['wall_time']:.2f} | {s['nfe']:.0f} | {s['calls']:.0f} | {s['expansions']:.1f} "
             f"| {s['rejected_frac']:.2f} | {s['reach_vs_oracle']:.2f} |"
         )

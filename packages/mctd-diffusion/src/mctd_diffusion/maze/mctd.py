@@ -76,12 +76,9 @@ class MazePlanProblem:
         self.start, self.goal = np.asarray(start, float), np.asarray(goal, float)
         self.levels = tuple(float(s) for s in levels)
         self.every = denoiser.cfg.every
-        self.warp = warp if warp is not None else (1.0 if self.every == 1 else 2.0)
+        self.warp = denoiser.default_warp() if warp is None else warp
         self.reach, self.jump = reach, jump
         self.rows_per_node = math.ceil(denoiser.last_row / depth)
-        codec = denoiser.codec
-        self._start_u = torch.as_tensor(codec.normalise(self.start.astype(np.float32)))
-        self._goal_u = torch.as_tensor(codec.normalise(self.goal.astype(np.float32)))
         x0 = denoiser.noise(1, np.random.default_rng(seed))[0]
         self._root = PlanNode(x0, 0, 0.0)
         self.counters = denoiser.counters
@@ -102,7 +99,7 @@ class MazePlanProblem:
         x, rows = self._stack(states)
         scales = torch.tensor([self.levels[a] for a in actions])
         target = rows + self.rows_per_node
-        out = self.den.advance(x, *self._pair(len(states)), rows, target, scales, jump=1)
+        out = self.den.advance(x, *self._endpoints(len(states)), rows, target, scales, jump=1)
         target = target.clamp(max=self.den.last_row)
         return [
             PlanNode(
@@ -118,7 +115,14 @@ class MazePlanProblem:
         x, rows = self._stack(states)
         scales = torch.tensor([s.scale for s in states])
         end = torch.full_like(rows, self.den.last_row)
-        out = self.den.advance(x, *self._pair(len(states)), rows, end, scales, jump=self.jump)
+        out = self.den.advance(
+            x,
+            *self._endpoints(len(states)),
+            rows,
+            end,
+            scales,
+            jump=self.jump,
+        )
         plans = self.den.decode(out, self.start)
         score = score_plans(
             self.maze, plans, self.start, self.goal, self.every, self.warp, self.reach
@@ -163,8 +167,8 @@ class MazePlanProblem:
     def _stack(self, states: Sequence[PlanNode]) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.stack([s.x for s in states]), torch.tensor([s.row for s in states])
 
-    def _pair(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._start_u.expand(b, 2), self._goal_u.expand(b, 2)
+    def _endpoints(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.den.endpoints(self.start, self.goal, b)
 
     def _reached_prefix(self, x: torch.Tensor, row: int) -> np.ndarray | None:
         """The clean prefix of a node's plan cut at the reach, if it reaches without a warp."""

@@ -26,8 +26,8 @@ from mctd_diffusion.schedulers import DDIMScheduler
 
 
 @dataclass(frozen=True)
-class PlannerConfig:
-    """Everything that defines a planner model and its training run."""
+class PlannerArch:
+    """The planner's architecture: what a checkpoint needs to rebuild the network and its codec."""
 
     maze: str = "medium"
     every: int = 1  # subsampling stride H of the trajectory (1 = dense, 5 = sparse)
@@ -38,25 +38,9 @@ class PlannerConfig:
     n_heads: int = 4
     train_timesteps: int = 1000
     pos_scale: float = 0.0  # world units per normalised unit (0: 2·max(rows, cols), data in ±1)
-    pyramid_frac: float = 0.0  # fraction of training rows with pyramid-shaped noise levels
-    sample_levels: int = 50  # the inference grid those pyramid rows are drawn on
     neighbour: bool = False  # feed each token its left neighbour (see SkipX0Denoiser)
-    # "x0": ||x0_hat - x0||² (v-error weighted by 1 - abar: low noise levels barely trained);
-    # "v": ||x0_hat - x0||² / (1 - abar), the network's own (v) error unweighted
-    loss_weight: str = "x0"
     relative: bool = False  # plan tokens hold offsets from the start state (same scale)
     anchor: bool = False  # x0 predicted as an offset from the left neighbour (SkipX0Denoiser)
-    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
-    # training
-    steps: int = 3000
-    batch_size: int = 64
-    lr: float = 1e-3
-    warmup: int = 100
-    seed: int = 0
-    data_episodes: int = 400
-    data_steps: int = 1000
-    data_seed: int = 0
-    checkpoint_every: int = 500
 
     @property
     def horizon(self) -> int:
@@ -84,15 +68,49 @@ class PlannerConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PlannerConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def from_dict(cls, d: dict[str, Any]) -> PlannerArch:
+        """The fields of ``d`` that are architecture fields (a legacy full config works too)."""
+        return cls(**_known(cls, d))
+
+
+@dataclass(frozen=True)
+class PlannerTraining:
+    """The training run of a planner (the loop itself lives in the trainer app)."""
+
+    pyramid_frac: float = 0.0  # fraction of training rows with pyramid-shaped noise levels
+    sample_levels: int = 50  # the inference grid those pyramid rows are drawn on
+    # "x0": ||x0_hat - x0||² (v-error weighted by 1 - abar: low noise levels barely trained);
+    # "v": ||x0_hat - x0||² / (1 - abar), the network's own (v) error unweighted
+    loss_weight: str = "x0"
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    seed: int = 0
+    data_episodes: int = 400
+    data_steps: int = 1000
+    data_seed: int = 0
+    checkpoint_every: int = 500
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PlannerTraining:
+        """The fields of ``d`` that are training fields (a legacy full config works too)."""
+        return cls(**_known(cls, d))
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
 
 
 class PlanCodec:
     """Maps world-frame state sequences (.., S, 2) to normalised tokens (.., N, token_dim)."""
 
-    def __init__(self, cfg: PlannerConfig) -> None:
+    def __init__(self, cfg: PlannerArch) -> None:
         maze = MazeMap.load(cfg.maze)
         h, w = maze.shape
         self.centre = cell_to_xy(np.array([(h - 1) / 2, (w - 1) / 2])).astype(np.float32)
@@ -192,7 +210,7 @@ class SkipX0Denoiser(nn.Module):
         return last.repeat(1, 1, x.shape[-1] // 2)
 
 
-def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
+def build_model(cfg: PlannerArch) -> SkipX0Denoiser:
     """The shared transformer denoiser (one noise-level embedding per token) as an x0 predictor."""
     if cfg.anchor and cfg.relative:
         raise ValueError("anchor and relative exclude each other: anchors are absolute states")
@@ -206,7 +224,7 @@ def build_model(cfg: PlannerConfig) -> SkipX0Denoiser:
     return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour, cfg.anchor)
 
 
-def make_scheduler(cfg: PlannerConfig) -> DDIMScheduler:
+def make_scheduler(cfg: PlannerArch) -> DDIMScheduler:
     """Linear betas over ``train_timesteps`` levels, x0 prediction, deterministic DDIM."""
     return DDIMScheduler(
         num_train_timesteps=cfg.train_timesteps, beta_schedule="linear", prediction_type="x0"

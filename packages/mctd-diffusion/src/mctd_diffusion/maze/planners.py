@@ -52,19 +52,6 @@ class PlanResult:
         return self.rejected / max(1, self.simulated)
 
 
-def _pair(
-    den: PlanDenoiser, start: np.ndarray, goal: np.ndarray, b: int
-) -> tuple[torch.Tensor, ...]:
-    s = torch.as_tensor(den.codec.normalise(np.asarray(start, np.float32)))
-    g = torch.as_tensor(den.codec.normalise(np.asarray(goal, np.float32)))
-    return s.expand(b, 2), g.expand(b, 2)
-
-
-def default_warp(den: PlanDenoiser, factor: float = 1.0) -> float:
-    """The paper's warp threshold (1.0 dense, 2.0 sparse), times ``factor``."""
-    return factor * (1.0 if den.cfg.every == 1 else 2.0)
-
-
 def _pick(
     den: PlanDenoiser,
     maze: MazeMap,
@@ -101,7 +88,7 @@ def _sample(
     c0, t0 = den.counters.snapshot(), time.perf_counter()
     b = len(scales)
     x = den.noise(b, np.random.default_rng(seed))
-    st, gl = _pair(den, start, goal, b)
+    st, gl = den.endpoints(start, goal, b)
     s = torch.tensor(list(scales), dtype=torch.float32)
     if full_sequence:
         x = den.full_sequence(x, st, gl, s)
@@ -109,7 +96,7 @@ def _sample(
         zero = torch.zeros(b, dtype=torch.long)
         x = den.advance(x, st, gl, zero, torch.full((b,), den.last_row), s, jump=1)
     plans = den.decode(x, np.asarray(start, float))
-    warp = default_warp(den, warp_factor)
+    warp = den.default_warp(warp_factor)
     plan, rule, rej = _pick(den, maze, plans, start, goal, warp)
     used, wall = den.counters.since(c0), time.perf_counter() - t0
     flags = score_plans(maze, plans, start, goal, den.cfg.every, warp, REACH).rejected  # figures
@@ -190,7 +177,7 @@ def plan_mctd(
         levels=levels,
         depth=depth,
         jump=jump,
-        warp=default_warp(den, warp_factor),
+        warp=den.default_warp(warp_factor),
         seed=seed,
     )
     res = mcts(

@@ -30,8 +30,10 @@ import torch
 from mctd_tree import Counters
 from torch import nn
 
+from mctd_diffusion.guidance import guided_prediction, objective_grad
 from mctd_diffusion.maze.maps import CELL, MazeMap
-from mctd_diffusion.maze.planner import PlanCodec, PlannerConfig, make_scheduler
+from mctd_diffusion.maze.planner import PlanCodec, PlannerArch, make_scheduler
+from mctd_diffusion.parameterisation import to_x0_eps
 
 WALL_MARGIN = 0.1
 _NEIGHBOURHOOD = torch.tensor([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)])
@@ -69,7 +71,7 @@ class PlanDenoiser:
     def __init__(
         self,
         model: nn.Module,
-        cfg: PlannerConfig,
+        cfg: PlannerArch,
         levels: int = 50,
         guidance_gain: float = 5.0,
         project_walls: bool = False,
@@ -112,42 +114,61 @@ class PlanDenoiser:
         k_to: torch.Tensor,
         scales: torch.Tensor,
     ) -> torch.Tensor:
-        """One batched DDIM move of every token from level k_from to k_to (B, N), guided by s (B,).
+        """One batched DDIM move (``scheduler.step`` with per-token timesteps) of every token from
+        level k_from to k_to (B, N), guided by :meth:`objective` at scales s (B,).
 
         ``start`` and ``goal`` are normalised (B, 2). Tokens with k_to == k_from are unchanged.
         """
         b = x.shape[0]
         t_from, t_to = self._t_of_level[k_from], self._t_of_level[k_to]
         t_in = torch.cat([torch.zeros(b, 1, dtype=torch.long), t_from.clamp_min(0)], dim=1)
+        clean = (k_from == 0)[..., None]
+        context = self.codec.context(start)
+
+        def predict(xt: torch.Tensor) -> tuple[torch.Tensor, None]:
+            x0 = self.model(torch.cat([context, xt], dim=1), t_in)[:, 1:]
+            return torch.where(clean, xt, x0), None
+
         guided = bool((scales > 0).any())
-        xg = x.detach().requires_grad_(guided)
-        with torch.set_grad_enabled(guided):
-            x0 = self.model(torch.cat([self.codec.context(start), xg], dim=1), t_in)[:, 1:]
-            clean = (k_from == 0)[..., None]
-            x0 = torch.where(clean, xg, x0)
-            if guided:
-                states = self.codec.plan_states(x0, start)
-                dist = torch.linalg.vector_norm(states - goal[:, None, :], dim=-1)
-                objective = -self.guidance_gain * dist.sum(dim=1) / self.cfg.token_size
-                (grad,) = torch.autograd.grad(objective.sum(), xg)
-        x0 = x0.detach()
+        if guided:
+            x0, _, grad = objective_grad(predict, x, lambda x0: self.objective(x0, start, goal))
+        else:
+            with torch.no_grad():
+                x0 = predict(x)[0]
         if self.project_walls:
             states = self.codec.world(self.codec.plan_states(x0, start))
             free = self.codec.normalise(project_free(self.maze, states))
             proj = self.codec.plan_tokens(free, start)
-            x0 = torch.where((k_from == 0)[..., None], x0, proj.to(x0.dtype))
-        ab_t = self.scheduler.abar(t_from, x)
-        ab_p = self.scheduler.abar(t_to, x)
-        noisy = ab_t < 1
-        eps = torch.where(noisy, (x - ab_t.sqrt() * x0) / (1 - ab_t).clamp_min(1e-12).sqrt(), 0.0)
+            x0 = torch.where(clean, x0, proj.to(x0.dtype))
+        pred = x0
         if guided:
+            ab_t = self.scheduler.abar(t_from, x)
+            _, eps = to_x0_eps(x0, x, ab_t, "x0")
             s = scales.to(x.dtype)[:, None, None]
-            eps = eps - s * (1 - ab_t).sqrt() * grad
-            x0 = x0 + torch.where(noisy, s * (1 - ab_t) / ab_t.sqrt() * grad, 0.0)
-        x_p = ab_p.sqrt() * x0 + (1 - ab_p).sqrt() * eps
+            pred = guided_prediction(eps, x, ab_t, grad, s, "x0")
+        out = self.scheduler.step(pred, t_from, x, prev_timestep=t_to, noise=torch.zeros_like(x))
         self.counters.calls += 1
         self.counters.nfe += int(b + (scales > 0).sum())
-        return torch.where((k_to < k_from)[..., None], x_p, x).detach()
+        return out.prev_sample.detach()
+
+    def objective(self, x0: torch.Tensor, start: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """The guidance objective on x0 (B, N, D): J = -(gain/token_size)·Σ_states ||p - g||."""
+        states = self.codec.plan_states(x0, start)
+        dist = torch.linalg.vector_norm(states - goal[:, None, :], dim=-1)
+        return -self.guidance_gain * dist.sum(dim=1) / self.cfg.token_size
+
+    def endpoints(
+        self, start: np.ndarray, goal: np.ndarray, batch: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """World-frame ``start`` and ``goal`` (2,) -> normalised (batch, 2) tensors."""
+        s = torch.as_tensor(self.codec.normalise(np.asarray(start, np.float32)))
+        g = torch.as_tensor(self.codec.normalise(np.asarray(goal, np.float32)))
+        return s.expand(batch, 2), g.expand(batch, 2)
+
+    def default_warp(self, factor: float = 1.0) -> float:
+        """The paper's warp threshold of the value check (1.0 dense, 2.0 sparse), times
+        ``factor``."""
+        return factor * (1.0 if self.cfg.every == 1 else 2.0)
 
     def advance(
         self,

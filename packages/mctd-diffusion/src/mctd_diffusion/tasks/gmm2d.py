@@ -6,6 +6,7 @@ p(x) exp(lam r(x)) / Z is an exact mixture (``mctd_diffusion.mixture.tilt``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -102,7 +103,7 @@ def evaluate(
 def evaluate_cell(
     task: Gmm2dTask,
     model: torch.nn.Module,
-    method: str,
+    method: str | Callable[..., Any],
     nfe: int,
     seed: int,
     *,
@@ -116,9 +117,10 @@ def evaluate_cell(
     """One (method, NFE budget, seed) cell of the gmm2d benchmark: metrics vs the tilted target.
 
     Builds the problem (stochastic DDIM eta = 1, ``num_steps`` steps, branching every
-    ``branch_every``), runs the method (``method_kwargs``: e.g. DTS's ``c_widen``, ``alpha``) and
-    scores its samples with ``evaluate``. ``keep``: also return the ``MethodRun`` (samples,
-    rewards, tree) under ``"run"``, for figures and tree viewers.
+    ``branch_every``), runs the method (a name in ``mctd_diffusion.methods.METHODS`` or one of its
+    functions; ``method_kwargs``: e.g. DTS's ``c_widen``, ``alpha``) and scores its samples with
+    ``evaluate``. ``keep``: also return the ``MethodRun`` (samples, rewards, tree) under
+    ``"run"``, for figures and tree viewers.
     """
     from mctd_diffusion.methods import run_method
     from mctd_diffusion.problem import DenoisingProblem
@@ -144,7 +146,7 @@ def evaluate_cell(
     )
     metrics: dict[str, Any] = dict(evaluate(run.samples, task.target(), run.rewards, 10_000 + seed))
     metrics.update(
-        method=method,
+        method=method if isinstance(method, str) else getattr(method, "__name__", str(method)),
         budget_nfe=nfe,
         seed=seed,
         best_reward=run.best_reward,
