@@ -14,8 +14,8 @@ returns up to ``n_out`` samples for distribution metrics plus the best reward it
 
 Every method is a function ``method(problem, nfe, *, lam, n_out, rng, parallel, **params) ->
 (states, best reward, tree or None)`` (``parallel``: leaves per iteration of the tree searches;
-the others draw their samples in one batch). ``METHODS`` maps names to them; :func:`run_method` runs one and
-measures it.
+the others draw their samples in one batch). ``METHODS`` maps names to them; :func:`run_method`
+runs one and measures it.
 """
 
 from __future__ import annotations
