@@ -79,14 +79,9 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                     xs = [p[0] for p in pts]
                     ys = [p[1] for p in pts]
                     err = [[_gap(p[1] - p[2].lo) for p in pts], [_gap(p[2].hi - p[1]) for p in pts]]
+                    label = f"{m} ({n_label})"
                     ax.errorbar(
-                        xs,
-                        ys,
-                        yerr=err,
-                        marker="o",
-                        color=colors[m],
-                        label=f"{m} ({n_label})",
-                        capsize=3,
+                        xs, ys, yerr=err, marker="o", color=colors[m], label=label, capsize=3
                     )
             ax.set_title(task)
             ax.set_xlabel(xlabel)
