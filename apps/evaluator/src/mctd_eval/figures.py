@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mctd_eval.rundir import write_atomic
 from mctd_eval.summary import Group
@@ -39,6 +40,16 @@ LOG_X = ("nfe", "wall_s")
 def _gap(x: float) -> float:
     """An error-bar length; 0 where the interval is undefined (a single value)."""
     return 0.0 if math.isnan(x) else max(x, 0.0)
+
+
+def _legend_with_n(ax: Any, groups: Sequence[Group]) -> None:
+    """The legend, each method labelled with n (cells per point; a range when it varies)."""
+    handles, labels = ax.get_legend_handles_labels()
+    named = []
+    for m in labels:
+        ns = sorted({g.n for g in groups if g.method == m})
+        named.append(f"{m} (n={ns[0]})" if len(ns) == 1 else f"{m} (n={ns[0]}-{ns[-1]})")
+    ax.legend(handles, named, fontsize=7)
 
 
 def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
@@ -73,16 +84,11 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                     if g.task == task and g.method == m and xk in g.metrics and yk in g.metrics
                 ]
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
-                ns = sorted({g.n for g in groups if g.task == task and g.method == m})
-                n_label = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
                 if pts:
                     xs = [p[0] for p in pts]
                     ys = [p[1] for p in pts]
                     err = [[_gap(p[1] - p[2].lo) for p in pts], [_gap(p[2].hi - p[1]) for p in pts]]
-                    label = f"{m} ({n_label})"
-                    ax.errorbar(
-                        xs, ys, yerr=err, marker="o", color=colors[m], label=label, capsize=3
-                    )
+                    ax.errorbar(xs, ys, yerr=err, marker="o", color=colors[m], label=m, capsize=3)
             ax.set_title(task)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -90,7 +96,7 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=7)
+        _legend_with_n(axes[0][0], groups)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
