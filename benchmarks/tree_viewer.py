@@ -1,11 +1,12 @@
 """How fast the HTML tree viewer opens, and expands everything, as the tree grows (real DTS trees).
 
 DTS on a depth-8 Gaussian walk (continuous draws: every rollout adds new nodes, so the tree grows
-by a few nodes per simulation) is run until the tree holds the target node count; each tree is exported with ``mctd_tree.viewer.write_html`` and opened
-in Debian's headless ``chromium`` through Playwright: load + first render (until the page says it
-is ready), then "expand all". The viewer renders only the rows in view, so the times should grow
-far slower than the node count. Prints each size's times and their ratio to the smallest tree's
-(measured in the same run); writes benchmarks/results/tree_viewer.json.
+by about 9 nodes per simulation) is run until the tree holds the target node count; each tree is
+exported with ``mctd_tree.viewer.write_html`` and opened in Debian's headless ``chromium``
+through Playwright: load + first render (until the page says it is ready), then "expand all".
+The viewer renders only the rows in view, so the times should grow far slower than the node
+count. Prints each size's times and their ratio to the smallest tree's (measured in the same
+run); writes benchmarks/results/tree_viewer.json.
 Run: ``uv run --package mctd-tree python benchmarks/tree_viewer.py``.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mctd_eval.rundir import write_atomic
 from mctd_eval.summary import Group
@@ -40,6 +41,16 @@ LOG_X = ("nfe", "wall_s")
 def _gap(x: float) -> float:
     """An error-bar length; 0 where the interval is undefined (a single value)."""
     return 0.0 if math.isnan(x) else max(x, 0.0)
+
+
+def _legend_with_n(ax: Any, groups: Sequence[Group]) -> None:
+    """The legend, each method labelled with n (cells per point; a range when it varies)."""
+    handles, labels = ax.get_legend_handles_labels()
+    named = []
+    for m in labels:
+        ns = sorted({g.n for g in groups if g.method == m})
+        named.append(f"{m} (n={ns[0]})" if len(ns) == 1 else f"{m} (n={ns[0]}-{ns[-1]})")
+    ax.legend(handles, named, fontsize=7)
 
 
 def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
@@ -74,28 +85,16 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                     if g.task == task and g.method == m and xk in g.metrics and yk in g.metrics
                 ]
                 pts = [p for p in pts if not (math.isnan(p[0]) or math.isnan(p[1]))]
-                ns = sorted({g.n for g in groups if g.task == task and g.method == m})
-                n_label = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
                 if xk in LOG_X and pts and all(p[0] <= 0 for p in pts):
                     # a reference at NFE 0 (forecast baselines): a level, not a point on a log axis
                     ref = sum(p[1] for p in pts) / len(pts)
-                    ax.axhline(
-                        ref, linestyle="--", linewidth=1, color=colors[m], label=f"{m} ({n_label})"
-                    )
+                    ax.axhline(ref, linestyle="--", linewidth=1, color=colors[m], label=m)
                     continue
                 if pts:
                     xs = [p[0] for p in pts]
                     ys = [p[1] for p in pts]
                     err = [[_gap(p[1] - p[2].lo) for p in pts], [_gap(p[2].hi - p[1]) for p in pts]]
-                    ax.errorbar(
-                        xs,
-                        ys,
-                        yerr=err,
-                        marker="o",
-                        color=colors[m],
-                        label=f"{m} ({n_label})",
-                        capsize=3,
-                    )
+                    ax.errorbar(xs, ys, yerr=err, marker="o", color=colors[m], label=m, capsize=3)
             ax.set_title(task)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -103,7 +102,7 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=7)
+        _legend_with_n(axes[0][0], groups)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})

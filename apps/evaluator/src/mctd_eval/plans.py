@@ -97,7 +97,8 @@ def plan_figure(
 def partial_plans_gif(
     maze: Any, start: np.ndarray, goal: np.ndarray, tree: Any, den: Any, title: str
 ) -> bytes:
-    """GIF bytes: the (partially denoised) plan of each MCTD node in creation order."""
+    """GIF bytes: the partially denoised plan of each MCTD node in creation order (its clean
+    prefix, the tokens already at noise level 0, solid; the still-noisy rest faded)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,13 +112,16 @@ def partial_plans_gif(
         state = tree.states[n]
         with torch.no_grad():
             plan = den.decode(state.x[None], start)[0]
+            levels = den.pyramid_levels(torch.tensor([state.row]))[0]
+        clean = int((levels == 0).sum()) * (len(plan) // max(1, int(state.x.shape[0])))
         fig, ax = plt.subplots(figsize=(4, 4))
         _draw_map(ax, maze, start, goal)
-        ax.plot(plan[:, 0], plan[:, 1], "-", color="#9467bd", lw=1.5)
+        ax.plot(plan[:, 0], plan[:, 1], "-", color="#9467bd", lw=0.8, alpha=0.3)
+        ax.plot(plan[:clean, 0], plan[:clean, 1], "-", color="#2ca02c", lw=2.0)
         _clip_to_map(ax, maze)
         ax.set_title(
             f"{title}\nnode {n} (#{k + 1}): depth {int(tree.depth[n])}, row {state.row}, "
-            f"scale {state.scale:g}",
+            f"scale {state.scale:g}; clean prefix green, noisy rest faded",
             fontsize=7,
         )
         fig.tight_layout()
