@@ -6,6 +6,7 @@ with code 2.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -102,6 +103,8 @@ def chat(
         lm = load_lm(model, backend=backend, threads=threads, device=device)
     except (ChatError, OSError) as err:
         fail(str(err))
+    with contextlib.suppress(ImportError):  # platforms without readline
+        import readline  # noqa: F401  (line editing and history for input(); prompt on stdout)
     term = Terminal(Engine(lm, model), conv, save_path=save)
     term.run()
 

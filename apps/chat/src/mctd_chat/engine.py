@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from mctd_tree import Budget
 from mctd_tree.problems.tokens import TokenSearchProblem, sample_from_logprobs
-from mctd_tree.protocols import LanguageModel
+from mctd_tree.protocols import LanguageModel, Reward
 
 from mctd_chat.errors import ChatError, ContextError
 from mctd_chat.live import LiveProblem, Progress
-from mctd_chat.methods import get_method
+from mctd_chat.methods import Method, get_method
 from mctd_chat.rewards import build_reward
 from mctd_chat.settings import Settings
 
@@ -136,6 +136,26 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     return text
 
 
+@dataclass
+class _Job:
+    """What both ways of answering need: the prompt, the token cap, stop strings, the reward."""
+
+    prompt: list[int]
+    max_new: int
+    stop: Sequence[str]
+    reward: Reward[str]
+
+
+@dataclass
+class _Draft:
+    tokens: list[int]
+    text: str
+    reason: str  # eos, stop or length
+    reward: float
+    nodes: int | None = None
+    rollouts: int | None = None
+
+
 def search_budget(nfe: int) -> Budget:
     """At most ``nfe`` positions and at most ``nfe`` rollouts.
 
@@ -184,7 +204,6 @@ class Engine:
                 f"the conversation is {len(prompt)} tokens and the model's context is "
                 f"{lm.max_context}: it must leave room for an answer (/reset, or shorten it)"
             )
-        max_new = min(settings.max_tokens, lm.max_context - len(prompt))
         t0 = time.perf_counter()
         c0 = lm.counters.snapshot()
         lm.next_logprobs([prompt])
@@ -193,53 +212,15 @@ class Engine:
         reward = build_reward(
             settings.reward_spec(), lm, prompt, plain_messages(messages), settings.schema
         )
-        rng = np.random.default_rng(settings.seed)
-        nodes = rollouts = None
+        job = _Job(prompt, min(settings.max_tokens, lm.max_context - len(prompt)), stop, reward)
         if method.search is None:
-            temp = 0.0 if method.name == "greedy" else settings.temperature
-            tokens, reason = decode(
-                lm,
-                prompt,
-                rng,
-                max_new_tokens=max_new,
-                temperature=temp,
-                top_p=settings.top_p,
-                stop=stop,
-                on_text=on_text,
-            )
-            eos = lm.eos_token_ids
-            text = cut_at_stop(lm.decode([t for t in tokens if t not in eos]), stop)
-            answer_reward = float(np.asarray(reward([text]), dtype=np.float64)[0])
+            draft = self._decode(job, method, settings, on_text)
         else:
-            problem = TokenSearchProblem(
-                lm,
-                prompt,
-                reward,
-                k=64,
-                max_new_tokens=max_new,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                stop=stop,
-            )
-            live = LiveProblem(
-                problem,
-                method.name,
-                budget=settings.budget if method.budgeted else None,
-                tree=method.tree,
-                keeps_rollouts=method.keeps_rollouts,
-                on_progress=on_progress,
-            )
-            result = method.search(live, search_budget(settings.budget), rng)
-            tokens = [int(t) for t in (result.best_state or ())]
-            text = problem.completion_text(tuple(tokens))
-            reason = "length" if len(tokens) >= max_new else "stop"
-            answer_reward = float(result.best_reward)
-            nodes = result.stats.nodes if method.tree else None
-            rollouts = live.rollouts
+            draft = self._search(job, method, settings, on_progress)
         used = lm.counters.since(c1)
         wall = time.perf_counter() - t0
-        n_out = sum(t not in lm.eos_token_ids for t in tokens)
-        greedy_nfe = max(len(tokens) - 1, 1)
+        n_out = sum(t not in lm.eos_token_ids for t in draft.tokens)
+        greedy_nfe = max(len(draft.tokens) - 1, 1)
         cost = Cost(
             method=method.name,
             budget=settings.budget if method.budgeted else None,
@@ -252,8 +233,65 @@ class Engine:
             tokens_per_s=n_out / wall if wall > 0 else 0.0,
             greedy_nfe=greedy_nfe,
             vs_greedy=used.nfe / greedy_nfe,
-            nodes=nodes,
-            rollouts=rollouts,
-            reward=answer_reward,
+            nodes=draft.nodes,
+            rollouts=draft.rollouts,
+            reward=draft.reward,
         )
-        return Answer(text, tokens, "length" if reason == "length" else "stop", cost)
+        finish = "length" if draft.reason == "length" else "stop"
+        return Answer(draft.text, draft.tokens, finish, cost)
+
+    def _decode(
+        self, job: _Job, method: Method, settings: Settings, on_text: OnText | None
+    ) -> _Draft:
+        """Greedy or sampling, streamed; the answer's reward is computed for the summary."""
+        lm = self.lm
+        tokens, reason = decode(
+            lm,
+            job.prompt,
+            np.random.default_rng(settings.seed),
+            max_new_tokens=job.max_new,
+            temperature=0.0 if method.name == "greedy" else settings.temperature,
+            top_p=settings.top_p,
+            stop=job.stop,
+            on_text=on_text,
+        )
+        text = cut_at_stop(lm.decode([t for t in tokens if t not in lm.eos_token_ids]), job.stop)
+        reward = float(np.asarray(job.reward([text]), dtype=np.float64)[0])
+        return _Draft(tokens, text, reason, reward)
+
+    def _search(
+        self, job: _Job, method: Method, settings: Settings, on_progress: OnProgress | None
+    ) -> _Draft:
+        """A search from mctd-tree over the token problem, reporting live progress."""
+        assert method.search is not None
+        problem = TokenSearchProblem(
+            self.lm,
+            job.prompt,
+            job.reward,
+            k=64,
+            max_new_tokens=job.max_new,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            stop=job.stop,
+        )
+        live = LiveProblem(
+            problem,
+            method.name,
+            budget=settings.budget if method.budgeted else None,
+            tree=method.tree,
+            keeps_rollouts=method.keeps_rollouts,
+            on_progress=on_progress,
+        )
+        result = method.search(
+            live, search_budget(settings.budget), np.random.default_rng(settings.seed)
+        )
+        tokens = [int(t) for t in (result.best_state or ())]
+        reason = "length" if len(tokens) >= job.max_new else "stop"
+        return _Draft(
+            tokens,
+            problem.completion_text(tuple(tokens)),
+            reason,
+            float(result.best_reward),
+            result.stats.nodes if method.tree else None,
+            live.rollouts,
+        )
