@@ -109,3 +109,15 @@ def test_bad_input() -> None:
         Settings(temperature=float("nan"))
     with pytest.raises(ContextError, match="context is 128"):
         e.reply([{"role": "user", "content": "x" * 200}], Settings())
+
+
+def test_live_problem_delegates_the_rest() -> None:
+    from mctd_chat.live import LiveProblem
+    from mctd_tree.problems.tokens import TokenSearchProblem
+
+    lm = tiny_chat_lm()
+    p = TokenSearchProblem(lm, lm.chat_prompt(MSGS), lambda xs: np.zeros(len(xs)))
+    live = LiveProblem(p, "mcts", budget=10, tree=True, keeps_rollouts=False, on_progress=None)
+    assert live.prefix((3,)) == p.prefix((3,)) and live.max_new_tokens == p.max_new_tokens
+    with pytest.raises(AttributeError):
+        _ = live.no_such_attribute

@@ -60,6 +60,12 @@ class LiveProblem:
     def counters(self) -> Counters:
         return self.problem.counters
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else a search asks of the problem is the wrapped problem's."""
+        if name == "problem":  # not set yet (during construction or unpickling)
+            raise AttributeError(name)
+        return getattr(self.problem, name)
+
     def root(self) -> tuple[int, ...]:
         return self.problem.root()
 
