@@ -6,8 +6,10 @@ OpenAI-style error body (``status`` and ``code`` say which).
 
 from __future__ import annotations
 
+from mctd_tree.errors import UserError
 
-class ChatError(ValueError):
+
+class ChatError(UserError):
     """Bad input from the user (a setting, a reward, a message, a file): fixable, not a bug."""
 
     status = 400

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+from mctd_tree.errors import UserError
 
 
-class SeriesError(ValueError):
+class SeriesError(UserError):
     """A series that cannot be loaded: unknown name, bad spec, missing column, non-numeric data."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from mctd_tree.errors import UserError
 from mctd_tree.protocols import LanguageModel
 
 from mctd_eval.tasks.base import Instance, TaskBase
@@ -44,7 +45,7 @@ from mctd_eval.tasks.rewards import (
 )
 
 
-class PromptsFileError(ValueError):
+class PromptsFileError(UserError):
     """A prompts file that cannot be used (missing, a bad line, no prompts)."""
 
 

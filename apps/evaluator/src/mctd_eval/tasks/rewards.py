@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mctd_tree.errors import UserError
 from mctd_tree.protocols import LanguageModel
 
 from mctd_eval.tasks.fluency import mean_logprob, token_logprobs
@@ -53,11 +54,11 @@ _NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _PY_NAMES = ("prompt", "answer", "meta")
 
 
-class RewardSpecError(ValueError):
+class RewardSpecError(UserError):
     """A reward spec that cannot be used: unknown, ill-formed, or its code does not import."""
 
 
-class RewardError(ValueError):
+class RewardError(UserError):
     """A reward failed on a completion: it raised, or returned a value that is not finite."""
 
 
