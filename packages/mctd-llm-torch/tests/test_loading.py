@@ -9,6 +9,7 @@ import pytest
 import torch
 from mctd_llm_torch import cache_root, default_gguf_path, pick_device, pick_dtype
 from mctd_llm_torch.loading import (
+    ModelNotFoundError,
     ModelSource,
     _add_top_level_rope_theta,
     default_model_dir,
@@ -31,6 +32,9 @@ def test_embedded_gguf_is_found_without_importing_its_package() -> None:
 
 
 def test_sources(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match=r"holds no config\.json"):
+        resolve_source(tmp_path)  # an empty folder is not a model
+    (tmp_path / "config.json").write_text("{}")
     assert resolve_source(tmp_path) == ModelSource(str(tmp_path))
     assert resolve_source("HuggingFaceTB/SmolLM2-135M") == ModelSource("HuggingFaceTB/SmolLM2-135M")
 

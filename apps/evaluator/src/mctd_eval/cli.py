@@ -77,34 +77,32 @@ def _run(
     from mctd_eval.config import preset as get_preset
     from mctd_eval.executors import EXECUTORS
 
-    with _errors("mctd-eval run", out):
-        with user_errors():
-            base = get_preset(preset)
-            bud = _ints(budgets, "--budgets")
-            if bud is not None and any(b < 1 for b in bud):
-                raise ValueError(f"NFE budgets must be >= 1, got {bud}")
-            cfg = RunConfig(
-                tasks=_csv(tasks) or base["tasks"],
-                # explicit tasks without --methods: every method those tasks accept
-                methods=_csv(methods) or ([] if tasks else base["methods"]),
-                budgets=bud if bud is not None else base["budgets"],
-                prompts=prompts if prompts is not None else base["prompts"],
-                seeds=_ints(seeds, "--seeds") or base["seeds"],
-                backend=backend,
-                model=model,
-                name=preset if out is None else out.name,
+    with _errors("mctd-eval run", out), user_errors():  # validation: ValueError = bad input
+        base = get_preset(preset)
+        bud = _ints(budgets, "--budgets")
+        if bud is not None and any(b < 1 for b in bud):
+            raise ValueError(f"NFE budgets must be >= 1, got {bud}")
+        cfg = RunConfig(
+            tasks=_csv(tasks) or base["tasks"],
+            # explicit tasks without --methods: every method those tasks accept
+            methods=_csv(methods) or ([] if tasks else base["methods"]),
+            budgets=bud if bud is not None else base["budgets"],
+            prompts=prompts if prompts is not None else base["prompts"],
+            seeds=_ints(seeds, "--seeds") or base["seeds"],
+            backend=backend,
+            model=model,
+            name=preset if out is None else out.name,
+        )
+        cfg = apply_overrides(cfg, sets or []).resolved()
+        if executor not in EXECUTORS:
+            raise ValueError(
+                f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
             )
-            cfg = apply_overrides(cfg, sets or []).resolved()
-            if executor not in EXECUTORS:
-                raise ValueError(
-                    f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
-                )
-            if address and executor != "ray":
-                raise ValueError("--address is for --executor ray")
-            if workers < 1 or threads < 0:
-                raise ValueError(
-                    f"--workers must be >= 1 and --threads >= 0, got {workers}, {threads}"
-                )
+        if address and executor != "ray":
+            raise ValueError("--address is for --executor ray")
+        if workers < 1 or threads < 0:
+            raise ValueError(f"--workers must be >= 1 and --threads >= 0, got {workers}, {threads}")
+    with _errors("mctd-eval run", out):
         runtime = Runtime(executor, address, workers, threads or None, save_trees)
         run_dir = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.name}"
         t0 = time.perf_counter()
