@@ -167,5 +167,5 @@ class MazeRunner:
             from mctd_eval.plans import maze_files
             from mctd_eval.trees import FILES_KEY
 
-            row[FILES_KEY] = maze_files(self, cell, n, row)
+            row[FILES_KEY] = maze_files(self, cell, plan, sparse, row)
         return clean(row)

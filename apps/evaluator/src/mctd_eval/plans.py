@@ -134,23 +134,21 @@ def partial_plans_gif(
 
 
 def maze_files(
-    runner: MazeRunner, cell: Cell, n: int | None, row: dict[str, Any]
+    runner: MazeRunner, cell: Cell, plan: Any, sparse: bool, row: dict[str, Any]
 ) -> dict[str, bytes]:
-    """The plan figure (and MCTD's tree viewer and partial-plan GIF) of one maze cell."""
+    """The plan figure (and MCTD's tree viewer and partial-plan GIF) of one maze cell, planned
+    again with the row's planner callable ``plan`` (deterministic for a seed)."""
     from mctd_diffusion.maze import cell_to_xy
     from mctd_diffusion.maze.env import execute_plan
-    from mctd_diffusion.maze.evaluate import run_method
     from mctd_tree import SearchResult
     from mctd_tree.viewer import answer_node, indexed_label
 
-    from mctd_eval.maze import planner_method
     from mctd_eval.trees import cell_stem, tree_files, value_name
 
-    task, maze = runner.tasks[cell.task], runner.mazes[cell.task]
-    method = planner_method(cell.method, cell.budget, task)
-    den, _ = runner.planners[(cell.task, method.sparse)]
+    maze = runner.mazes[cell.task]
+    den, _ = runner.planners[(cell.task, sparse)]
     start, goal = (cell_to_xy(c) for c in maze.tasks[cell.prompt])
-    res = run_method(method, den, maze, start, goal, cell.seed, n)
+    res = plan(den, maze, start, goal, seed=cell.seed)
     traj, first = execute_plan(maze, res.plan, start, goal, maze.horizon, hold=res.hold)
     same = "same NFE as the row" if res.nfe == row["nfe"] else f"NFE {res.nfe} != row's"
     title = (
