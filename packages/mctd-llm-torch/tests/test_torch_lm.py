@@ -117,13 +117,14 @@ def test_counters_equal_a_hand_count(make_lm: Make) -> None:
     assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (6, 2, 1)
     lm.next_logprobs([(5, 6, 7, 8)])  # cached: no forward, one head read
     assert (lm.counters.nfe, lm.counters.calls, lm.counters.reads) == (7, 2, 2)
-    # Two prefixes sharing an uncached ancestor: the ancestor once, then the two tails.
+    # Two prefixes sharing an uncached ancestor: the ancestor once, then the two tails (of 2
+    # and 1 tokens: the shorter is left-padded by one, and that is counted).
     lm.next_logprobs([(20, 21, 22, 23), (20, 21, 24)])
-    assert (lm.counters.nfe, lm.counters.calls) == (7 + 5, 2 + 2)
+    assert (lm.counters.nfe, lm.counters.calls, lm.counters.padded) == (7 + 5 + 1, 2 + 2, 1)
     # generate: each row reads its cached distribution; 5 new tokens feed 4 (the last never).
     g = lm.generate([(5, 6, 7, 8)] * 2, np.random.default_rng(0), max_new_tokens=5)
     assert all(x.finish_reason == "length" for x in g)
-    assert lm.counters.nfe == 12 + 2 + 2 * 4 and lm.counters.calls == 4 + 4
+    assert lm.counters.nfe == 13 + 2 + 2 * 4 and lm.counters.calls == 4 + 4
     # Ragged tails in one prefill call: the shorter one is left-padded, and that is counted.
     lm.reset_counters()
     lm.next_logprobs([(5, 6, 7, 30, 31, 32), (5, 6, 7, 40)])

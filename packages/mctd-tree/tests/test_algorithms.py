@@ -112,23 +112,40 @@ def test_mcts_and_dts_star_find_the_deceptive_optimum(seed):
     assert descent.best_reward == 1.0  # under the max backup the argmax descent agrees
 
 
-def _reference_uct(problem, sims, k, c, rng):
-    """An independent, plain sequential UCT (dicts keyed by state) to check the engine against."""
+def _reference_uct(problem, sims, k, c, rng, condition_after=16):
+    """An independent, plain sequential UCT (dicts keyed by state) to check the engine against.
+
+    After ``condition_after`` picks in a row that only revisit a scored terminal, one descent
+    chooses among the children with work left below them (the engine's shortcut)."""
     visits, value = {}, {}
+
+    def kids_of(state):
+        prop = problem.propose([state], k)[0]
+        return [(*state, int(a)) for a in prop.actions]  # sorted by prior, highest first
+
+    def has_work(state):
+        if problem.is_terminal(state):
+            return False  # a visited terminal is scored
+        return any(visits.get(s, 0) == 0 or has_work(s) for s in kids_of(state))
+
+    streak = 0
     for _ in range(sims):
+        restrict = streak >= condition_after
         state, path = (), [()]
         while not problem.is_terminal(state):
-            prop = problem.propose([state], k)[0]
-            kids = [(*state, int(a)) for a in prop.actions]  # sorted by prior, highest first
+            kids = kids_of(state)
             fresh = [s for s in kids if visits.get(s, 0) == 0]
             if fresh:
                 state = problem.step([state], [fresh[0][-1]])[0]
                 path.append(state)
                 break
             n = visits[state]
-            scores = [value[s] + c * math.sqrt(math.log(n) / visits[s]) for s in kids]
-            state = kids[int(np.argmax(scores))]
+            cands = [s for s in kids if has_work(s)] if restrict else kids
+            scores = [value[s] + c * math.sqrt(math.log(n) / visits[s]) for s in cands]
+            state = cands[int(np.argmax(scores))]
             path.append(state)
+        revisit = problem.is_terminal(state) and visits.get(state, 0) > 0
+        streak = streak + 1 if revisit else 0
         ret = problem.rollout([state], rng)[0].reward
         for s in path:
             visits[s] = visits.get(s, 0) + 1

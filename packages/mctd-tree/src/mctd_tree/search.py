@@ -13,9 +13,12 @@ virtual visits to its path and the batch picks again. A search stops when its bu
 when a rollout asks to stop, or when the tree is exhausted (``stats.exhausted``: no slot left to
 expand and no leaf left to score, e.g. a small finite tree fully enumerated). A guard ends a run
 whose picks keep finding no work (``stats.stalled``) instead of looping forever. With enumerated
-Boltzmann selection (MaxEnt-TS), where such picks change neither values nor selection
-probabilities, a streak of them is cut short by one descent conditioned on reaching work (the law
-of the first pick that needs work, exactly; the skipped revisits are not counted as simulations).
+children a streak of such picks is cut short by one descent that ends at work: for Boltzmann
+selection (MaxEnt-TS), where those picks change neither values nor selection probabilities, it is
+conditioned on reaching work (the law of the first pick that needs work, exactly; the skipped
+revisits are not counted as simulations); for UCT / PUCT (MCTS) it is the usual rule among the
+children that still have work below them (UCT would otherwise revisit a good terminal for
+exponentially many picks before its exploration bonus moves on).
 Under an NFE
 budget the last iterations shrink: K' = min(K, remaining NFE / mean NFE per leaf so far), at
 least 1, so the budget is overshot by about one leaf's cost rather than one full iteration's.
@@ -203,7 +206,7 @@ class TreeSearch:
         jobs: list[_Job] = []
         sims_left = math.inf if budget is None else budget.remaining_simulations(self.simulations)
         tries = free = streak = 0
-        conditioned = self.cfg.expansion == "enumerate" and self.cfg.selection == "boltzmann"
+        conditioned = self.cfg.expansion == "enumerate"
         while len(jobs) < picks and len(jobs) < sims_left and tries < FREE_PICKS * picks:
             tries += 1
             if conditioned and streak >= CONDITION_AFTER:
@@ -320,8 +323,10 @@ class TreeSearch:
 
     def _work_mass(self, pending: _Pending) -> np.ndarray:
         """Per node, the probability that a Boltzmann descent from it ends at a pick that needs
-        model work (an open slot, an unscored terminal) rather than a scored terminal."""
+        model work (an open slot, an unscored terminal) rather than a scored terminal; under
+        UCT / PUCT, 1 where any such pick lies below and 0 elsewhere."""
         tree, n = self.tree, self.tree.size
+        boltzmann = self.cfg.selection == "boltzmann"
         w = np.zeros(n)
         for node in np.argsort(-tree.depth[:n], kind="stable"):
             if not tree.materialized[node]:
@@ -329,13 +334,19 @@ class TreeSearch:
             elif tree.terminal[node]:
                 w[node] = float(math.isnan(tree.reward[node]))
             elif len(kids := tree.children(int(node))):
-                w[node] = float(self._boltzmann(int(node), kids, pending) @ w[kids])
+                if boltzmann:
+                    w[node] = float(self._boltzmann(int(node), kids, pending) @ w[kids])
+                else:
+                    w[node] = float(np.any(w[kids] > 0))
         return w
 
     def _select_work(self, pending: _Pending) -> _Job | None:
-        """A Boltzmann descent conditioned on ending at a pick that needs work: the law of the
-        first such pick of repeated plain descents (picks that only revisit scored terminals
-        change neither values nor Boltzmann probabilities), in one descent. None: no work."""
+        """A descent that ends at a pick needing work, or None when there is none.
+
+        Boltzmann (MaxEnt-TS): conditioned on needing work, which is the law of the first such
+        pick of repeated plain descents (picks that only revisit scored terminals change neither
+        values nor Boltzmann probabilities). UCT / PUCT: the usual rule among the children with
+        work below them (the MCTS-solver idea: a fully scored subtree is left alone)."""
         tree = self.tree
         w = self._work_mass(pending)
         if w[0] <= 0:
@@ -343,8 +354,17 @@ class TreeSearch:
         node, path = 0, [0]
         while True:
             kids = tree.children(node)
-            probs = self._boltzmann(node, kids, pending) * w[kids]
-            child = int(kids[P.sample_index(probs / probs.sum(), self.rng)])
+            if self.cfg.selection == "boltzmann":
+                probs = self._boltzmann(node, kids, pending) * w[kids]
+                child = int(kids[P.sample_index(probs / probs.sum(), self.rng)])
+            else:
+                claimed = np.fromiter(
+                    (pending.visits.get(int(c), 0) for c in kids), float, len(kids)
+                )
+                values = tree.value[kids]
+                fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
+                q = np.where(np.isnan(values), fpu, values)
+                child = self._deterministic(node, kids, pending, q, claimed, w[kids] > 0)
             path.append(child)
             if not tree.materialized[child]:
                 return _Job("step", child, path)
