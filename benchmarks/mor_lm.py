@@ -247,9 +247,7 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
 
     def search(lm: Any, sims: int) -> tuple[float, int, int]:
         lm.reset_counters()
-        lm.full.clear_cache() if hasattr(lm, "full") else lm.clear_cache()
-        if hasattr(lm, "rollout"):
-            lm.rollout.clear_cache()
+        lm.clear_cache()
         prob = TokenSearchProblem(lm, prompt, reward, k=4, max_new_tokens=args.search_tokens)
         res = maxent_ts(prob, Budget(simulations=sims), k=4, lam=4.0, parallel=4, rng=0)
         return float(res.best_reward), lm.flops.total, lm.counters.nfe
