@@ -178,18 +178,18 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             f"{m['train_flops']:10.3e} {rs:>15s}"
         )
         print("    curve (FLOPs, NLL): " + ", ".join(f"({f:.2e}, {v:.3f})" for f, v in m["curve"]))
-    res["depths"] = depth_report(out / "mor-ec")
+    res["depths"] = depth_report(out / "mor-ec", args.val_frac)
     return res
 
 
-def depth_report(run: Path) -> dict[str, Any]:
+def depth_report(run: Path, val_frac: float) -> dict[str, Any]:
     """Mean recursion depth per token string on validation text, and a figure."""
     from mctd_trainer.corpus import find_corpus, load_texts
     from mctd_trainer.corpus.tokens import split_texts
     from mctd_trainer.mor import load_mor_lm
 
     lm = load_mor_lm(run)
-    _, val = split_texts(load_texts(find_corpus()), 0.02)
+    _, val = split_texts(load_texts(find_corpus()), val_frac)
     sums: dict[str, list[int]] = {}
     shown_tokens: list[str] = []
     shown_depths: list[int] = []
@@ -247,9 +247,7 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
 
     def search(lm: Any, sims: int) -> tuple[float, int, int]:
         lm.reset_counters()
-        lm.full.clear_cache() if hasattr(lm, "full") else lm.clear_cache()
-        if hasattr(lm, "rollout"):
-            lm.rollout.clear_cache()
+        lm.clear_cache()
         prob = TokenSearchProblem(lm, prompt, reward, k=4, max_new_tokens=args.search_tokens)
         res = maxent_ts(prob, Budget(simulations=sims), k=4, lam=4.0, parallel=4, rng=0)
         return float(res.best_reward), lm.flops.total, lm.counters.nfe
@@ -284,6 +282,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--train-batch", type=int, default=16)
+    ap.add_argument("--val-frac", type=float, default=0.1, help="Validation share of stories.")
     ap.add_argument("--runs", type=Path, default=None, help="Run dirs (default: a temp dir).")
     ap.add_argument("--sims", type=int, default=16)
     ap.add_argument("--search-tokens", type=int, default=24)

@@ -87,6 +87,8 @@ def test_lower_compute_costs_fewer_flops_and_searches_run() -> None:
     prob = TokenSearchProblem(full, [1, 2], reward, k=3, max_new_tokens=6)
     assert np.isfinite(dts_star(prob, Budget(simulations=4), rng=0).best_reward)
     assert split.counters.nfe > 0 and split.flops.total > 0
+    split.reset_counters()
+    assert split.counters.nfe == 0 and split.flops.total == 0 and low.flops.total == 0
 
 
 def test_save_load_roundtrip_and_wrong_arch(tmp_path: Path) -> None:

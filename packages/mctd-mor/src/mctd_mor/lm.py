@@ -200,6 +200,13 @@ class SplitComputeLM(WrappedLM):
         self.counters = full.counters
         self.flops = full.flops
 
+    def reset_counters(self) -> None:
+        self.full.reset_counters()
+
+    def clear_cache(self) -> None:
+        self.full.clear_cache()
+        self.rollout.clear_cache()
+
     def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
         return self.full.next_logprobs(prefixes)
 
