@@ -8,16 +8,17 @@ traceback saved to the run directory. Every option is checked before the run dir
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from mctd_tree.errors import UserError, describe, float_option, int_option
+from mctd_tree.errors import UserError, float_option, int_option
 
 from mctd_trainer import checkpoints
 from mctd_trainer.corpus_cli import corpus
+from mctd_trainer.guard import check_out as _check_out
+from mctd_trainer.guard import check_steps as _check_steps
+from mctd_trainer.guard import errors as _errors
 from mctd_trainer.mor_cli import mor
 from mctd_trainer.rundir import load_config, locked, new_run_dir
 
@@ -31,36 +32,6 @@ app.command()(mor)
 @app.callback()
 def main() -> None:
     """Train the models that mctd searches run on."""
-
-
-@contextmanager
-def _errors(prog: str, where: list[Path]) -> Iterator[None]:
-    """User errors -> one line, exit 2; other exceptions -> bug report, traceback in ``where``."""
-    try:
-        yield
-    except (typer.Exit, typer.Abort, typer.TyperException):
-        raise
-    except Exception as err:
-        msg, code = describe(err, where[0] if where else None, prog)
-        typer.echo(msg, err=True)
-        raise typer.Exit(code) from None
-
-
-def _check_out(out: Path | None, resume: bool) -> None:
-    if resume and out is None:
-        raise UserError("--resume needs --out RUN_DIR")
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
-    if resume and out is not None and not out.is_dir():
-        raise UserError(f"--out {out} does not exist: nothing to resume")
-
-
-def _check_steps(steps: int | None, reached: int) -> None:
-    if steps is not None and steps < reached:
-        raise UserError(
-            f"--steps {steps} is below the step this run already reached ({reached}); pass "
-            f"--steps >= {reached}, or leave --steps out to keep the saved total"
-        )
 
 
 @app.command()

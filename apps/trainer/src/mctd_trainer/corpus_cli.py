@@ -28,7 +28,6 @@ def corpus(
 ) -> None:
     """Write TinyStories-style stories with the embedded SmolLM2-135M-Instruct, then a BPE."""
     from mctd_trainer.corpus import (
-        CorpusError,
         GenConfig,
         cache_dir,
         generate_corpus,
@@ -36,9 +35,11 @@ def corpus(
         save_tokenizer,
         train_bpe,
     )
+    from mctd_trainer.guard import errors
+    from mctd_trainer.rundir import locked
 
     folder = out or cache_dir(seed)
-    try:
+    with errors("mctd-train corpus", [folder]), locked(folder, "mctd-train corpus"):
         if not tokenizer_only:
             import torch
 
@@ -53,7 +54,4 @@ def corpus(
             generate_corpus(folder, cfg, shards=shards, progress=progress, log=typer.echo)
         texts = load_texts(folder)
         path = save_tokenizer(train_bpe(texts, vocab_size), folder)
-    except (ValueError, CorpusError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     typer.echo(f"corpus {folder}: {len(texts)} stories; tokenizer {path}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from mctd_tree.errors import UserError
 from torch import nn
 
 from mctd_trainer import checkpoints
@@ -138,7 +139,7 @@ def check_resume(run_dir: Path, cfg: MorTrainConfig) -> MorTrainConfig:
     """The saved config of ``run_dir``; refuse a run of another architecture."""
     saved = MorTrainConfig.from_dict(load_config(run_dir))
     if saved.arch != cfg.arch or saved.n_recursion != cfg.n_recursion:
-        raise ValueError(
+        raise UserError(
             f"{run_dir} holds a {saved.arch} N_r={saved.n_recursion} run, not {cfg.arch} "
             f"N_r={cfg.n_recursion}: its checkpoints are of another architecture"
         )

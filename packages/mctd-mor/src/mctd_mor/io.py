@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mctd_tree.errors import UserError
 from safetensors.torch import load_file, save_file
 
 from mctd_mor.config import MoRConfig
@@ -20,7 +21,7 @@ WEIGHTS = "model.safetensors"
 FORMAT = "mctd-mor/1"
 
 
-class MoRLoadError(ValueError):
+class MoRLoadError(UserError):
     """A model folder that is missing, of another architecture, or whose tensors do not fit."""
 
 

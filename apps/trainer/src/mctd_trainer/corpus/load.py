@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mctd_tree.errors import UserError
+
 from mctd_trainer.corpus.files import read_jsonl_xz, sha256_file
 from mctd_trainer.corpus.generate import MANIFEST, load_manifest
 
@@ -14,7 +16,7 @@ PACKAGED = Path(__file__).resolve().parent.parent / "data" / "stories"
 OFFLINE_COMMAND = "mctd-train corpus"
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """A corpus folder that is missing, incomplete or fails its checksums."""
 
 
