@@ -81,8 +81,8 @@ class MoRLM(TokenizerLM):
         rows = [self._check_prefix(p) for p in prefixes]
         if not rows:
             return np.zeros((0, self._vocab), np.float32)
-        self._ensure(rows)
         distinct = list(dict.fromkeys(rows))
+        self._ensure(rows, reads=len(distinct))
         hidden = torch.stack([self._last_hidden(p) for p in distinct])
         lp = self._logprobs(hidden)
         where = {p: i for i, p in enumerate(distinct)}
@@ -96,7 +96,7 @@ class MoRLM(TokenizerLM):
         prefixes: Sequence[Sequence[int]],
         rng: np.random.Generator,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
@@ -182,6 +182,7 @@ class MoRLM(TokenizerLM):
         )
         self.counters.nfe += int(o.depth[valid].sum())
         self.counters.calls += 1
+        self._count_padding(int((~valid).sum()))  # right-padding ran through the unique layers
         for i, (s, st) in enumerate(zip(seqs, starts, strict=True)):
             n = len(s) - st
             seg = row_segment(cache, i, st, o.hidden[i, :n], o.depth[i, :n])
