@@ -1,4 +1,5 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``) and ``corpus``.
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``, ``vae``, ``unet``,
+``classifier``) and ``corpus``.
 
 Errors: a `mctd_tree.errors.UserError` (bad option, foreign or locked run directory, corrupt
 checkpoint, diverged training) is one line and exit 2; anything else is a bug: exit 70, with the
@@ -18,6 +19,7 @@ from mctd_tree.errors import UserError, describe, float_option, int_option
 
 from mctd_trainer import checkpoints
 from mctd_trainer.corpus_cli import corpus
+from mctd_trainer.digits_cli import classifier, unet, vae
 from mctd_trainer.mor_cli import mor
 from mctd_trainer.rundir import load_config, locked, new_run_dir
 
@@ -26,6 +28,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 app.command()(corpus)
 app.command()(mor)
+app.command()(vae)
+app.command()(unet)
+app.command()(classifier)
 
 
 @app.callback()
