@@ -21,6 +21,7 @@ from mctd_diffusion.images import (
     vae_loss,
 )
 from mctd_diffusion.images.classifier import accuracy
+from mctd_diffusion.images.metrics import frechet_distance, mean_pairwise_distance, score_latents
 from mctd_diffusion.methods import METHODS, run_method
 from mctd_tree.errors import UserError
 
@@ -161,3 +162,33 @@ def test_classifier_above_95_percent_on_validation() -> None:
 
     _train(clf, loss, 600, 3e-3)
     assert accuracy(clf, d.x_val, d.y_val) > 0.95
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(-3, 3), st.floats(-3, 3), st.floats(0.2, 3), st.floats(0.2, 3))
+def test_frechet_distance_matches_the_1d_closed_form(
+    m1: float, m2: float, s1: float, s2: float
+) -> None:
+    base = np.random.default_rng(0).standard_normal((4000, 1))
+    base = (base - base.mean()) / base.std(ddof=1)  # exactly mean 0, sample std 1
+    got = frechet_distance(m1 + s1 * base, m2 + s2 * base)
+    assert got == pytest.approx((m1 - m2) ** 2 + (s1 - s2) ** 2, abs=1e-8)
+
+
+def test_frechet_and_diversity_on_known_sets() -> None:
+    f = np.random.default_rng(1).standard_normal((50, 4))
+    assert frechet_distance(f, f) == pytest.approx(0.0, abs=1e-7)
+    pts = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 8.0]])
+    assert mean_pairwise_distance(pts) == pytest.approx((5 + 8 + 5) / 3)
+    assert mean_pairwise_distance(pts[:1]) == 0.0
+
+
+def test_score_latents_reports_every_metric() -> None:
+    vae, clf = VAE(8), DigitClassifier(4)
+    m = score_latents(
+        np.random.default_rng(0).standard_normal((6, 2, 4, 4)), vae, clf, 2, torch.rand(5, 1, 8, 8)
+    )
+    assert set(m) == {"target_rate", "mean_reward", "diversity", "frechet"}
+    assert 0 <= m["target_rate"] <= 1 and m["mean_reward"] <= 0 and m["diversity"] > 0
+    with pytest.raises(UserError):
+        score_latents(np.zeros((2, 2, 4, 4)), vae, clf, 11, torch.rand(5, 1, 8, 8))
