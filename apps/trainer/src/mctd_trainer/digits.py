@@ -86,6 +86,10 @@ class DigitsConfig:
         if self.kind == "unet" and self.vae_run is None:
             raise UserError("the unet job needs --vae RUN_DIR (a finished `mctd-train vae` run)")
         self.arch = {**DEFAULT_ARCH[self.kind], **self.arch}
+        if self.arch.get("n_recursion"):
+            from mctd_trainer.mor_unet import check_capacity
+
+            check_capacity(self.arch.get("capacity", 1.0))
 
     def scheduler(self) -> Scheduler:
         return make_scheduler("ddim", num_train_timesteps=self.num_train_timesteps, eta=1.0)
@@ -99,7 +103,15 @@ def build(kind: str, arch: dict[str, Any]) -> nn.Module:
         return DigitClassifier(**arch)
     a = dict(arch)
     shape = tuple(a.pop("latent_shape"))
-    return UNet2D(shape, **{**a, "channels": tuple(a["channels"])})  # type: ignore[arg-type]
+    a["channels"] = tuple(a["channels"])
+    if a.get("n_recursion"):  # the MoR UNet: a routed shared middle instead of mid_blocks
+        from mctd_trainer.mor_unet import MoRUNet2D
+
+        a.pop("mid_blocks", None)
+        return MoRUNet2D(shape, **a)  # type: ignore[arg-type]
+    a.pop("n_recursion", None)
+    a.pop("capacity", None)
+    return UNet2D(shape, **a)  # type: ignore[arg-type]
 
 
 def train_digits(

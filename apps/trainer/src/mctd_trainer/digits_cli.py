@@ -68,9 +68,20 @@ def unet(
     label_drop: Annotated[
         float, typer.Option(parser=float_option(0.0, 0.99), help="P(no class) for CFG.")
     ] = 0.1,
+    mor_nr: Annotated[
+        int, typer.Option(parser=int_option(0), help="MoR UNet: shared middle applied N_r times.")
+    ] = 0,
+    capacity: Annotated[
+        float, typer.Option(parser=float_option(), help="MoR UNet: cells kept per recursion.")
+    ] = 1.0,
 ) -> None:
-    """Train the class-conditional latent UNet denoiser on a VAE run's latents."""
-    extra = {"vae_run": None if vae is None else str(vae), "label_drop": label_drop}
+    """Train the class-conditional latent UNet denoiser (or, with --mor-nr, the MoR UNet)."""
+    extra: dict[str, object] = {
+        "vae_run": None if vae is None else str(vae),
+        "label_drop": label_drop,
+    }
+    if mor_nr:
+        extra["arch"] = {"n_recursion": mor_nr, "capacity": capacity}
     _run("unet", data, steps, out, resume, seed, threads, device, batch_size, lr, ckpt_every, extra)
 
 
