@@ -20,6 +20,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAE(nn.Module):
     """Encoder conv -> stride-2 conv -> (mu, logvar); decoder conv -> transposed conv -> sigmoid."""
 
+    latent_scale: torch.Tensor
+
     def __init__(self, channels: int = 32, latent_channels: int = 2) -> None:
         super().__init__()
         c, lc = channels, latent_channels
