@@ -52,6 +52,70 @@ def grid(images: torch.Tensor, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def forward_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    """FLOPs of one forward pass on one element (no class input)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        net(torch.zeros(1, *shape), torch.tensor([500]), torch.zeros(1, 10))
+    return int(fc.get_total_flops())
+
+
+def compare_mor(
+    args: argparse.Namespace,
+    problem: DenoisingProblem,
+    unet: Any,
+    vae: VAE,
+    clf: Any,
+    real: torch.Tensor,
+    data: Any,
+) -> list[dict[str, Any]]:
+    """Vanilla UNet vs the MoR UNet at capacities 1, 0.5, 0.25: FLOPs, eps-MSE, DTS target rate."""
+    import copy
+
+    from mctd_diffusion import diffusion_loss
+
+    mor, mcfg, _ = load_digits_model(args.mor, "unet")
+    with torch.no_grad():
+        z_val = vae.to_latent(data.x_val)
+    onehot = torch.nn.functional.one_hot(data.y_val, 10).float()
+    rows = []
+    print(f"\nMoR UNet ({args.mor}) vs the vanilla UNet; DTS at {args.mor_nfe} NFE")
+    print(
+        f"{'model':>12} {'params':>7} {'MFLOP/call':>10} {'eps-MSE':>8} {'target':>7} {'reward':>8}"
+    )
+    for label, net, cap in [
+        ("vanilla", unet, None),
+        *[(f"mor c={c}", mor, c) for c in (1.0, 0.5, 0.25)],
+    ]:
+        if cap is not None:
+            net.set_capacity(cap)
+        g = torch.Generator().manual_seed(12345)
+        with torch.no_grad():
+            eps = float(diffusion_loss(net, mcfg.scheduler(), z_val, generator=g, cond=onehot))
+        flops = forward_flops(net, vae.latent_shape)
+        prob = copy.copy(problem)
+        prob.model = net
+        run = run_method(
+            "dts",
+            prob,
+            args.mor_nfe,
+            lam=args.lam,
+            n_out=args.n_out,
+            seed=args.seed,
+            parallel=args.parallel,
+        )
+        m = score_latents(run.samples, vae, clf, args.target, real)
+        params = sum(p.numel() for p in net.parameters())
+        rows.append({"model": label, "params": params, "flops": flops, "eps_mse": eps, **m})
+        print(
+            f"{label:>12} {params:>7} {flops / 1e6:>10.3f} {eps:>8.4f} "
+            f"{m['target_rate']:>7.3f} {m['mean_reward']:>8.3f}",
+            flush=True,
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vae", type=Path, required=True)
@@ -66,6 +130,8 @@ def main() -> None:
     ap.add_argument("--n-out", type=int, default=32)
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mor", type=Path, default=None)
+    ap.add_argument("--mor-nfe", type=int, default=800)
     args = ap.parse_args()
     torch.set_num_threads(1)
     vae, _, _ = load_digits_model(args.vae, "vae")
