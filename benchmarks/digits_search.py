@@ -211,9 +211,11 @@ def main() -> None:
             print(
                 f"  {name:>11}: " + ("not reached" if nfe is None else f"{nfe} NFE ({ratio:.2f}x)")
             )
+    mor_rows = [] if args.mor is None else compare_mor(args, problem, unet, vae, clf, real, data)
     res = {
         "args": {k: str(v) for k, v in vars(args).items()},
         "rows": rows,
+        "mor": mor_rows,
         "summary": summary,
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
