@@ -120,7 +120,7 @@ CASES: list[tuple[str, Callable[[Path, dict[str, Path]], Path], list[str], str]]
     ("eval-samples-neg", _absent, [G, *GMM, "--eval-samples", "-5", "--out", "OUT"], "-5"),
     ("threads-neg", _absent, [G, *GMM, "--threads", "-2", "--out", "OUT"], "-2"),
     ("unknown-option", _absent, [G, *GMM, "--colour", "red", "--out", "OUT"], "--colour"),
-    ("unknown-command", _absent, ["vae", "--out", "OUT"], "vae"),
+    ("unknown-command", _absent, ["vqvae", "--out", "OUT"], "vqvae"),
     ("out-is-a-file", _file, [G, *GMM, "--out", "OUT"], "OUT exists and is not a directory"),
     ("resume-no-out", _absent, [G, "--resume"], "--resume needs --out"),
     ("resume-missing", _absent, [G, "--resume", "--out", "OUT"], "--out OUT does not exist"),

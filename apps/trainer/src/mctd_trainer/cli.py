@@ -1,4 +1,5 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``) and ``corpus``.
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``, ``vae``, ``unet``,
+``classifier``) and ``corpus``.
 
 Errors: a `mctd_tree.errors.UserError` (bad option, foreign or locked run directory, corrupt
 checkpoint, diverged training) is one line and exit 2; anything else is a bug: exit 70, with the
@@ -16,6 +17,7 @@ from mctd_tree.errors import UserError, float_option, int_option
 
 from mctd_trainer import checkpoints
 from mctd_trainer.corpus_cli import corpus
+from mctd_trainer.digits_cli import classifier, unet, vae
 from mctd_trainer.guard import check_out as _check_out
 from mctd_trainer.guard import check_steps as _check_steps
 from mctd_trainer.guard import errors as _errors
@@ -27,6 +29,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 app.command()(corpus)
 app.command()(mor)
+app.command()(vae)
+app.command()(unet)
+app.command()(classifier)
 
 
 @app.callback()
