@@ -61,11 +61,13 @@ def test_greedy_counters_closed_form() -> None:
     c = a.cost
     assert c.prompt_tokens == len(prompt) and c.prompt_nfe == len(prompt)
     assert len(a.tokens) == 12 and a.finish_reason == "length"
-    assert c.nfe == len(a.tokens) - 1 == c.greedy_nfe and c.vs_greedy == 1.0
+    assert c.nfe == len(a.tokens) == c.greedy_nfe and c.vs_greedy == 1.0
     assert c.completion_tokens == 12
-    # a second turn over the same prefix pays for nothing but the new positions
+    # a second turn over the same prefix computes no position again (no forward call): it pays
+    # only the head reads of distributions taken from cached positions (mctd-tree's `reads`)
     again = e.reply(MSGS, Settings(method="greedy", reward="json", max_tokens=12))
-    assert again.cost.prompt_nfe == 0 and again.cost.nfe == 0 and again.text == a.text
+    assert again.cost.calls == 0 and again.text == a.text
+    assert again.cost.prompt_nfe == 1 and again.cost.nfe == len(a.tokens)
 
 
 @pytest.mark.parametrize("name", [m for m in METHODS if METHODS[m].search is not None])

@@ -5,8 +5,9 @@ Measurement (the same for the terminal and the server):
   costs nothing again), paid before the search so it never eats the search's budget;
 - ``nfe`` / ``calls``: the model's own counters around the rest (decoding or the whole search,
   proposals, rollouts and any model work of the reward included);
-- ``greedy_nfe``: what greedy decoding spends to write an answer this long (every generated token
-  but the last is fed once), and ``vs_greedy = nfe / greedy_nfe``;
+- ``greedy_nfe``: what greedy decoding spends to write an answer this long (the first
+  distribution is read from the cached prompt, every generated token but the last is fed once;
+  mctd-tree's counters), and ``vs_greedy = nfe / greedy_nfe``;
 - ``wall_s``: the whole answer, prefill included; ``tokens_per_s`` = completion tokens / wall.
 """
 
@@ -220,7 +221,7 @@ class Engine:
         used = lm.counters.since(c1)
         wall = time.perf_counter() - t0
         n_out = sum(t not in lm.eos_token_ids for t in draft.tokens)
-        greedy_nfe = max(len(draft.tokens) - 1, 1)
+        greedy_nfe = max(len(draft.tokens), 1)
         cost = Cost(
             method=method.name,
             budget=settings.budget if method.budgeted else None,
