@@ -10,7 +10,7 @@ pytest.importorskip("mlx.core", reason="needs MLX: mlx on macOS, mlx[cpu] on Lin
 import mlx.core as mx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mctd_llm_mlx.prefix_cache import PrefixCache
+from mctd_tree.lm import PrefixCache
 
 pytestmark = pytest.mark.mlx
 
@@ -36,7 +36,7 @@ def _cached_tokens(cache: PrefixCache, seq: tuple[int, ...]) -> list[int]:
 
 
 def test_insert_split_and_match() -> None:
-    c = PrefixCache(100)
+    c = PrefixCache(100, mx.contiguous)
     _insert(c, (1, 2, 3, 4))
     _insert(c, (1, 2, 9))
     assert (c.positions, c.nodes) == (5, 3)  # (1,2) split off, then (3,4) and (9,)
@@ -48,7 +48,7 @@ def test_insert_split_and_match() -> None:
 
 
 def test_eviction_keeps_recent_and_complete_prefixes() -> None:
-    c = PrefixCache(8)
+    c = PrefixCache(8, mx.contiguous)
     _insert(c, (1, 2, 3, 4))
     _insert(c, (1, 2, 5, 6))
     c.match((1, 2, 5, 6))  # touch: (3, 4) is now the least recently used leaf
@@ -64,7 +64,7 @@ def test_eviction_keeps_recent_and_complete_prefixes() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=7), min_size=1, max_size=12))
 def test_matches_longest_common_prefix(seqs: list[list[int]]) -> None:
-    c = PrefixCache(10_000)
+    c = PrefixCache(10_000, mx.contiguous)
     seen: list[tuple[int, ...]] = []
     for s in map(tuple, seqs):
         _insert(c, s)
@@ -82,7 +82,7 @@ def test_matches_longest_common_prefix(seqs: list[list[int]]) -> None:
     st.integers(1, 12),
 )
 def test_eviction_bound_and_integrity(seqs: list[list[int]], bound: int) -> None:
-    c = PrefixCache(bound)
+    c = PrefixCache(bound, mx.contiguous)
     for s in map(tuple, seqs):
         _insert(c, s)
         c.evict()

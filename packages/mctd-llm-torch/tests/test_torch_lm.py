@@ -152,7 +152,7 @@ def test_cache_eviction_respects_the_bound_and_stays_exact(make_lm: Make) -> Non
 
 
 def test_prefix_cache_evicts_least_recently_used_leaves() -> None:
-    cache = PrefixCache(max_positions=6)
+    cache = PrefixCache(6, torch.Tensor.contiguous)
 
     def put(ids: tuple[int, ...]) -> None:
         m = cache.match(ids)
@@ -281,3 +281,32 @@ def test_search_never_recomputes_a_position(make_lm: Make, algo: str) -> None:
     assert res.best_state is not None
     c = lm.counters  # every needed position exactly once (and reads of cached ones counted)
     assert c.nfe - c.reads - c.padded == len(ledger.seen) and c.reads > 0
+
+
+def test_decode_steps_on_the_backend_batch_are_generate(make_lm: Make) -> None:
+    """`TorchLM.generate` is `decode_steps` over its `DecodeBatch`: same tokens for the same seed,
+    one forward per step, the fed positions counted and cached exactly (ragged caps)."""
+    from mctd_tree.lm import Rows, decode_steps
+
+    rows = [(5, 6, 7), (9, 10), (5, 6, 7, 8)]
+    caps = [4, 2, 6]
+    ref = make_lm().generate(rows, np.random.default_rng(4), max_new_tokens=caps)
+    lm = make_lm()
+    lm.next_logprobs(rows)  # cache the prefixes (what generate does first)
+    lm.reset_counters()
+    out = Rows(caps, lm.eos_token_ids, (), lm.decode)
+    with torch.inference_mode():
+        batch, lp = lm._decode_batch(rows, max(caps))
+        steps = list(decode_steps(batch, lp, out, np.random.default_rng(4), lm.counters))
+    assert out.toks == [g.tokens for g in ref]
+    assert [len(s.rows) for s in steps] == [sum(len(t) > k for t in out.toks) for k in range(6)]
+    fed = sum(len(t) - 1 for t in out.toks)
+    assert (lm.counters.nfe, lm.counters.calls) == (fed, max(len(t) for t in out.toks) - 1)
+    for r, t, g in zip(rows, out.toks, ref, strict=True):
+        seq = r + tuple(t[:-1])
+        assert lm.cache.match(seq, touch=False).length == len(seq)  # fed positions cached
+        np.testing.assert_allclose(
+            [s.logprobs[s.rows.index(rows.index(r))] for s in steps if rows.index(r) in s.rows],
+            g.logprobs,
+            rtol=1e-5,
+        )

@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from mctd_tree.lm import CacheStats, PrefixCache
+
 from mctd_llm_mlx.loading import DEFAULT_MODEL, ModelNotFoundError, offline_mode
 from mctd_llm_mlx.model import DEFAULT_MAX_CACHE_POSITIONS, MLXLM
-from mctd_llm_mlx.prefix_cache import CacheStats, PrefixCache
 
 __version__ = "0.1.1"
 

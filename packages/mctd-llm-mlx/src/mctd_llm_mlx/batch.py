@@ -3,11 +3,11 @@
 mlx-lm's ``KVCache`` writes keys/values in place into a preallocated buffer and ``trim`` only moves
 an offset, so a cache object must never be shared by two tree nodes. Here every call builds its own
 buffers (one per layer, ``(B, kv_heads, capacity, head_dim)``) by gathering each row's cached
-segments from the `PrefixCache` (left-padded so all rows end at column ``P``), writes the new
-positions in place, and copies the new segments out into the prefix cache. The per-layer objects
-speak mlx-lm's cache protocol (``offset``, ``update_and_fetch``, ``make_mask``) so any mlx-lm model
-with plain full attention runs on them unchanged; the explicit boolean mask and per-row rotary
-offsets make padding invisible.
+segments from the prefix cache (`mctd_tree.lm.PrefixCache`; left-padded so all rows end at
+column ``P``), writes the new positions in place, and copies the new segments out into the
+prefix cache. The per-layer objects speak mlx-lm's cache protocol (``offset``,
+``update_and_fetch``, ``make_mask``) so any mlx-lm model with plain full attention runs on them
+unchanged; the explicit boolean mask and per-row rotary offsets make padding invisible.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-
-from mctd_llm_mlx.prefix_cache import Match
+from mctd_tree.lm import KVMatch
 
 
 class LayerCache:
@@ -79,7 +78,13 @@ class Batch:
 
 
 def assemble(
-    matches: list[Match], extra: int, *, layers: int, kv_heads: int, head_dim: int, dtype: Any
+    matches: list[KVMatch[mx.array]],
+    extra: int,
+    *,
+    layers: int,
+    kv_heads: int,
+    head_dim: int,
+    dtype: Any,
 ) -> Batch:
     """Gather each row's cached past into fresh left-padded buffers with ``extra`` free columns.
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mctd_tree.lm import Rows, WrappedLM, row_caps
-from mctd_tree.problems.tokens import check_sampling, sample_tokens
+from mctd_tree.lm import Rows, WrappedLM, check_sampling, row_caps, sample_tokens
 from mctd_tree.protocols import Generation
 
 from mctd_llm_mlx.model import MLXLM

@@ -8,9 +8,10 @@ become cached tree positions too.
 
 A call computes in a private left-padded `Batch` (see `batch`): mlx-lm caches write in place, so
 tree nodes never share a mutable cache object; cached segments are fresh copies. Rows that stop are
-dropped from the batch. Sampling is `mctd_tree.problems.tokens.sample_from_logprobs` (numpy
-uniforms, inverse CDF), so a seeded search draws the same tokens on both backends when their
-distributions agree.
+dropped from the batch. ``next_logprobs`` and ``generate`` are `mctd_tree.lm.TokenizerLM`'s: one
+decode loop (`mctd_tree.lm.decode_steps`) and one sampling rule (`mctd_tree.lm.sampling`: numpy
+uniforms, inverse CDF) for every backend, so a seeded search draws the same tokens on both
+backends when their distributions agree; this class supplies the array operations.
 
 Counters: ``nfe`` counts positions fed through the transformer (prefill + decode, rollouts
 included, left-padding of ragged prefill batches too, also reported as ``padded``) and every
@@ -28,13 +29,11 @@ from typing import Any
 
 import mlx.core as mx
 import numpy as np
-from mctd_tree.lm import Rows, TokenizerLM, find_eos
-from mctd_tree.problems.tokens import sample_tokens
-from mctd_tree.protocols import Counters, Generation
+from mctd_tree.lm import KVMatch, PrefixCache, TokenizerLM, find_eos
+from mctd_tree.protocols import Counters
 
 from mctd_llm_mlx.batch import Batch, assemble
 from mctd_llm_mlx.loading import DEFAULT_MODEL, load_model_and_tokenizer, resolve_model_dir
-from mctd_llm_mlx.prefix_cache import Match, PrefixCache
 
 DEFAULT_MAX_CACHE_POSITIONS = 16384
 _DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
@@ -51,7 +50,7 @@ class MLXLM(TokenizerLM):
     ``prefill_tokens``: the most (padded) new positions one prefill forward call takes.
     """
 
-    cache: PrefixCache
+    cache: PrefixCache[mx.array]
 
     def __init__(
         self,
@@ -88,7 +87,7 @@ class MLXLM(TokenizerLM):
         self._pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
         self._layers, self._kv_heads, self._head_dim, self.dtype, self._hidden = self._probe()
         self._eos = self._find_eos()
-        self.cache = PrefixCache(max_cache_positions)
+        self.cache = PrefixCache(max_cache_positions, mx.contiguous)
         self.prefill_tokens = int(prefill_tokens)
         self.counters = Counters()
 
@@ -105,77 +104,24 @@ class MLXLM(TokenizerLM):
         cfg = dict(config or vars(getattr(model, "args", object())))
         return cls("in-memory", _loaded=(model, tokenizer, cfg), **kwargs)
 
-    # ---------------------------------------------------------------- protocol
-    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
-        """Next-token log-probs (B, V) float32; computes only positions not cached before."""
-        rows = [self._check_prefix(p) for p in prefixes]
-        if not rows:
-            return np.zeros((0, self._vocab), np.float32)
-        distinct = list(dict.fromkeys(rows))
-        self._ensure(rows, reads=len(distinct))
-        hidden = mx.stack([self.cache.match(p).last_hidden() for p in distinct])
-        lp = self._logprobs(hidden)
-        where = {p: i for i, p in enumerate(distinct)}
-        out = lp[[where[p] for p in rows]]
-        self.cache.evict()
-        return out
-
-    def generate(
-        self,
-        prefixes: Sequence[Sequence[int]],
-        rng: np.random.Generator,
-        *,
-        max_new_tokens: int | Sequence[int],
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        stop: Sequence[str] = (),
-    ) -> list[Generation]:
-        """Batched sampling with per-row stop, as `TorchLM.generate` (see `mctd_tree.lm.Rows`)."""
-        rows, caps = self._start_generate(prefixes, max_new_tokens, temperature, top_k, top_p)
-        if not rows:
-            return []
-        n = len(rows)
-        steps = max(caps)
-        matches = [self.cache.match(r) for r in rows]
-        batch = self._assemble(matches, extra=steps - 1)
-        p0 = batch.length
-        lp = self._logprobs(mx.stack([m.last_hidden() for m in matches]))
-        hbuf = mx.zeros((n, max(steps - 1, 1), self._hidden), dtype=self.dtype)
-        out = Rows(caps, self._eos, stop, self.decode)
-        lens = np.array([len(r) for r in rows], dtype=np.int32)
-        for t in range(steps):
-            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going, done = out.step(drawn, lp, logq)
-            if done and t > 0:
-                self._store_generated(
-                    batch, p0, t, [out.active[j] for j in done], done, rows, out.toks, hbuf
-                )
-            if not going:
-                break
-            if done:
-                batch.select(going)
-                lens = lens[going]
-                out.keep(going)
-            col = p0 + t
-            batch.keymask[:, col] = True
-            batch.offset = mx.array(lens + t)
-            batch.mask = mx.array(batch.keymask[:, None, None, : col + 1])
-            ids = np.array([[out.toks[i][-1]] for i in out.active], dtype=np.int32)
-            h = self._forward(ids, batch)[:, -1]
-            batch.length = col + 1
-            hbuf[mx.array(out.active, dtype=mx.int32), t] = h
-            lp = self._logprobs(h, hbuf)
-            self.counters.nfe += len(out.active)
-        self.cache.evict()
-        return out.results()
-
     # ---------------------------------------------------------------- extras
     @property
     def cache_bytes_per_position(self) -> int:
         """Memory one cached position takes: keys + values of every layer, and the hidden state."""
         per = self._layers * 2 * self._kv_heads * self._head_dim + self._hidden
         return per * self.dtype.size
+
+    # ---------------------------------------------------------------- array operations
+    def _cached_logprobs(self, prefixes: Sequence[tuple[int, ...]]) -> np.ndarray:
+        return self._logprobs(mx.stack([self.cache.match(p).last_hidden() for p in prefixes]))
+
+    def _decode_batch(
+        self, rows: list[tuple[int, ...]], steps: int
+    ) -> tuple[_Decoding, np.ndarray]:
+        matches = [self.cache.match(r) for r in rows]
+        batch = self._assemble(matches, extra=steps - 1)
+        lp = self._logprobs(mx.stack([m.last_hidden() for m in matches]))
+        return _Decoding(self, batch, rows, steps), lp
 
     # ---------------------------------------------------------------- internals
     def _probe(self) -> tuple[int, int, int, Any, int]:
@@ -228,7 +174,7 @@ class MLXLM(TokenizerLM):
         mx.eval(lp, *also)
         return np.array(lp, copy=True)
 
-    def _assemble(self, matches: list[Match], extra: int) -> Batch:
+    def _assemble(self, matches: list[KVMatch[mx.array]], extra: int) -> Batch:
         return assemble(
             matches,
             extra,
@@ -239,9 +185,7 @@ class MLXLM(TokenizerLM):
         )
 
     def _forward(self, ids: np.ndarray, batch: Batch) -> mx.array:
-        out = self._inner(mx.array(ids, dtype=mx.int32), cache=batch.layers)
-        self.counters.calls += 1
-        return out
+        return self._inner(mx.array(ids, dtype=mx.int32), cache=batch.layers)
 
     def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:
         """One forward call computing the uncached tail of every target; cache the results."""
@@ -269,6 +213,7 @@ class MLXLM(TokenizerLM):
         batch.offset = mx.array(offset)
         batch.mask = mx.array(mask)
         hidden = self._forward(ids, batch)
+        self.counters.calls += 1
         batch.length = total
         kv_all = batch.segment_kv(list(range(b)), past, total)
         kvs = [mx.contiguous(kv_all[:, :, i, :, n_new - len(x) :]) for i, x in enumerate(news)]
@@ -279,24 +224,43 @@ class MLXLM(TokenizerLM):
         self.counters.nfe += sum(len(x) for x in news)
         self._count_padding(b * n_new - sum(len(x) for x in news))
 
-    def _store_generated(
-        self,
-        batch: Batch,
-        p0: int,
-        fed: int,
-        orig_rows: list[int],
-        batch_rows: list[int],
-        rows: list[tuple[int, ...]],
-        toks: list[list[int]],
-        hbuf: mx.array,
+
+class _Decoding:
+    """`MLXLM`'s `DecodeBatch`: a left-padded `Batch` whose column ``p0 + t`` holds generated token
+    ``t`` of every row, and the hidden states of the fed tokens (for the prefix cache)."""
+
+    def __init__(self, lm: MLXLM, batch: Batch, rows: list[tuple[int, ...]], steps: int):
+        self.lm, self.batch, self.rows = lm, batch, rows
+        self.p0 = batch.length
+        self.lens = np.array([len(r) for r in rows], dtype=np.int32)
+        self.hbuf = mx.zeros((len(rows), max(steps - 1, 1), lm._hidden), dtype=lm.dtype)
+
+    def feed(self, ids: np.ndarray, rows: Sequence[int], t: int) -> tuple[np.ndarray, int]:
+        batch = self.batch
+        col = self.p0 + t
+        batch.keymask[:, col] = True
+        batch.offset = mx.array(self.lens + t)
+        batch.mask = mx.array(batch.keymask[:, None, None, : col + 1])
+        h = self.lm._forward(ids[:, None].astype(np.int32), batch)[:, -1]
+        batch.length = col + 1
+        self.hbuf[mx.array(list(rows), dtype=mx.int32), t] = h
+        return self.lm._logprobs(h, self.hbuf), len(rows)
+
+    def keep(self, going: Sequence[int]) -> None:
+        self.batch.select(list(going))
+        self.lens = self.lens[list(going)]
+
+    def store(
+        self, done: Sequence[int], rows: Sequence[int], fed: int, toks: Sequence[Sequence[int]]
     ) -> None:
         """Cache the ``fed`` generated positions of finishing rows (the last token is not fed)."""
-        kv_all = batch.segment_kv(batch_rows, p0, p0 + fed)
-        kvs = [mx.contiguous(kv_all[:, :, r]) for r in range(len(batch_rows))]
-        hs = [mx.contiguous(hbuf[i, :fed]) for i in orig_rows]
+        kv_all = self.batch.segment_kv(list(done), self.p0, self.p0 + fed)
+        kvs = [mx.contiguous(kv_all[:, :, r]) for r in range(len(done))]
+        hs = [mx.contiguous(self.hbuf[i, :fed]) for i in rows]
         mx.eval(kvs, hs)
-        for i, kv, h in zip(orig_rows, kvs, hs, strict=True):
-            self.cache.insert(rows[i] + tuple(toks[i][:fed]), len(rows[i]), kv, h)
+        for i, tk, kv, h in zip(rows, toks, kvs, hs, strict=True):
+            prefix = self.rows[i]
+            self.lm.cache.insert(prefix + tuple(tk[:fed]), len(prefix), kv, h)
 
 
 __all__ = ["DEFAULT_MAX_CACHE_POSITIONS", "MLXLM"]

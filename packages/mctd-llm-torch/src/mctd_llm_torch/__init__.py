@@ -1,6 +1,8 @@
 """mctd-llm-torch: the mctd `LanguageModel` protocol on PyTorch + transformers, with tree-aware KV
 reuse (a radix-tree prefix cache), and the embedded default model SmolLM2-135M-Instruct."""
 
+from mctd_tree.lm import CacheStats, PrefixCache
+
 from mctd_llm_torch.loading import (
     ModelNotFoundError,
     cache_root,
@@ -8,7 +10,6 @@ from mctd_llm_torch.loading import (
     ensure_default_model,
 )
 from mctd_llm_torch.model import DEFAULT_MAX_CACHE_POSITIONS, TorchLM, pick_device, pick_dtype
-from mctd_llm_torch.prefix_cache import CacheStats, PrefixCache
 
 __version__ = "0.1.1"
 

@@ -12,6 +12,9 @@ attention mask plus ``position_ids`` (each row counts from 0 at its first real t
 invisible. The buffer is preallocated, so decoding writes keys/values in place (no per-step
 concatenation), and rows that stop are dropped from the batch. Rows never share a mutable cache
 object: the batch buffer is private to the call and cached segments are copied out of it.
+``next_logprobs`` and ``generate`` are `mctd_tree.lm.TokenizerLM`'s: one decode loop
+(`mctd_tree.lm.decode_steps`) and one sampling rule for every backend; this module supplies the
+array operations (assemble a batch from prefix-tree matches, forward, log-probs, store).
 
 Counters: ``nfe`` counts positions fed through the transformer (prefill + decode, rollouts
 included, left-padding of ragged prefill batches too, also reported as ``padded``) and every
@@ -22,6 +25,7 @@ reported as ``reads``); ``calls`` counts forward calls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,9 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 from mctd_tree.errors import UserError
-from mctd_tree.lm import Rows, TokenizerLM, find_eos
-from mctd_tree.problems.tokens import sample_tokens
-from mctd_tree.protocols import Counters, Generation
+from mctd_tree.lm import KVMatch, PrefixCache, TokenizerLM, find_eos
+from mctd_tree.protocols import Counters
 from transformers.cache_utils import Cache, DynamicLayer
 
 from mctd_llm_torch.loading import (
@@ -40,8 +43,8 @@ from mctd_llm_torch.loading import (
     load_model_and_tokenizer,
     resolve_source,
 )
-from mctd_llm_torch.prefix_cache import Match, PrefixCache
 
+Match = KVMatch[torch.Tensor]
 DEFAULT_MAX_CACHE_POSITIONS = 16384
 
 
@@ -147,7 +150,7 @@ class TorchLM(TokenizerLM):
     ``prefill_tokens``: the most (padded) new positions one prefill forward call takes.
     """
 
-    cache: PrefixCache
+    cache: PrefixCache[torch.Tensor]
 
     def __init__(
         self,
@@ -192,7 +195,7 @@ class TorchLM(TokenizerLM):
         self._bool_mask = attn == "sdpa"
         self._pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
         self._eos = self._find_eos()
-        self.cache = PrefixCache(max_cache_positions)
+        self.cache = PrefixCache(max_cache_positions, torch.Tensor.contiguous)
         self.prefill_tokens = int(prefill_tokens)
         self.counters = Counters()
         self._check_head()
@@ -209,85 +212,27 @@ class TorchLM(TokenizerLM):
             getattr(model, "name_or_path", "in-memory"), _loaded=(model, tokenizer), **kwargs
         )
 
-    # ---------------------------------------------------------------- protocol
-    @torch.inference_mode()
-    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
-        """Next-token log-probs (B, V) float32; computes only positions not cached before."""
-        rows = [self._check_prefix(p) for p in prefixes]
-        if not rows:
-            return np.zeros((0, self._vocab), np.float32)
-        distinct = list(dict.fromkeys(rows))
-        self._ensure(rows, reads=len(distinct))
-        hidden = torch.stack([self.cache.match(p).last_hidden() for p in distinct])
-        lp = self._logprobs(hidden)
-        where = {p: i for i, p in enumerate(distinct)}
-        out = lp[[where[p] for p in rows]]
-        self.cache.evict()
-        return out
-
-    @torch.inference_mode()
-    def generate(
-        self,
-        prefixes: Sequence[Sequence[int]],
-        rng: np.random.Generator,
-        *,
-        max_new_tokens: int | Sequence[int],
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        stop: Sequence[str] = (),
-    ) -> list[Generation]:
-        """Batched sampling from each prefix with per-row stop (EOS, a stop string, the length).
-
-        Randomness: `sample_from_logprobs` (one uniform per active row per step). Log-probs are
-        the raw model ones (temperature 1); the token that completes a stop string is kept.
-        """
-        rows, caps = self._start_generate(prefixes, max_new_tokens, temperature, top_k, top_p)
-        if not rows:
-            return []
-        n = len(rows)
-        steps = max(caps)
-        matches = [self.cache.match(r) for r in rows]
-        batch = self._assemble(matches, extra=steps - 1)
-        p0 = batch.length
-        hidden0 = torch.stack([m.last_hidden() for m in matches])
-        lp = self._logprobs(hidden0)
-        hbuf = torch.empty(n, max(steps - 1, 1), self._hidden, dtype=self.dtype, device=self.device)
-        out = Rows(caps, self._eos, stop, self.decode)
-        lens = torch.tensor([len(r) for r in rows], device=self.device)
-        for t in range(steps):
-            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going, done = out.step(drawn, lp, logq)
-            if done and t > 0:
-                self._store_generated(
-                    batch, p0, t, [out.active[j] for j in done], done, rows, out.toks, hbuf
-                )
-            if not going:
-                break
-            if done:
-                keep = torch.tensor(going, device=self.device)
-                batch.select(keep)
-                lens = lens.index_select(0, keep)
-                out.keep(going)
-            ids = torch.tensor([[out.toks[i][-1]] for i in out.active], device=self.device)
-            col = p0 + t
-            batch.keymask[:, col] = True
-            pos = (lens + t).unsqueeze(1)
-            mask = batch.keymask[:, None, None, : col + 1]
-            h = self._forward(ids, mask, pos, batch)[:, -1]
-            batch.length = col + 1
-            hbuf[torch.tensor(out.active, device=self.device), t] = h
-            lp = self._logprobs(h)
-            self.counters.nfe += len(out.active)
-        self.cache.evict()
-        return out.results()
-
     # ---------------------------------------------------------------- extras
     @property
     def cache_bytes_per_position(self) -> int:
         """Memory one cached position takes: keys + values of every layer, and the hidden state."""
         per = self._layers * 2 * self._kv_heads * self._head_dim + self._hidden
         return per * torch.finfo(self.dtype).bits // 8
+
+    # ---------------------------------------------------------------- array operations
+    def _inference(self) -> contextlib.AbstractContextManager[Any]:
+        return torch.inference_mode()
+
+    def _cached_logprobs(self, prefixes: Sequence[tuple[int, ...]]) -> np.ndarray:
+        return self._logprobs(torch.stack([self.cache.match(p).last_hidden() for p in prefixes]))
+
+    def _decode_batch(
+        self, rows: list[tuple[int, ...]], steps: int
+    ) -> tuple[_Decoding, np.ndarray]:
+        matches = [self.cache.match(r) for r in rows]
+        batch = self._assemble(matches, extra=steps - 1)
+        lp = self._logprobs(torch.stack([m.last_hidden() for m in matches]))
+        return _Decoding(self, batch, rows, steps), lp
 
     # ---------------------------------------------------------------- internals
     def _find_eos(self) -> frozenset[int]:
@@ -353,7 +298,6 @@ class TorchLM(TokenizerLM):
             past_key_values=batch.cache,
             use_cache=True,
         )
-        self.counters.calls += 1
         return out.last_hidden_state
 
     def _prefill(self, targets: Sequence[tuple[tuple[int, ...], object]]) -> None:
@@ -381,6 +325,7 @@ class TorchLM(TokenizerLM):
         # Padding queries attend to themselves only, so no row of the softmax is empty (NaN).
         mask[:, :, torch.arange(n_new), past + torch.arange(n_new, device=self.device)] = True
         hidden = self._forward(ids, mask, pos, batch)
+        self.counters.calls += 1
         batch.length = total
         for i, (s, x, m) in enumerate(zip(seqs, news, matches, strict=True)):
             kv = batch.buf[:, :, i, :, total - len(x) : total].clone()
@@ -389,22 +334,45 @@ class TorchLM(TokenizerLM):
         self.counters.nfe += sum(len(x) for x in news)
         self._count_padding(b * n_new - sum(len(x) for x in news))
 
-    def _store_generated(
-        self,
-        batch: _Batch,
-        p0: int,
-        fed: int,
-        orig_rows: list[int],
-        batch_rows: list[int],
-        rows: list[tuple[int, ...]],
-        toks: list[list[int]],
-        hbuf: torch.Tensor,
+
+class _Decoding:
+    """`TorchLM`'s `DecodeBatch`: a left-padded `_Batch` whose column ``p0 + t`` holds generated
+    token ``t`` of every row, and the hidden states of the fed tokens (for the prefix cache)."""
+
+    def __init__(self, lm: TorchLM, batch: _Batch, rows: list[tuple[int, ...]], steps: int):
+        self.lm, self.batch, self.rows = lm, batch, rows
+        self.p0 = batch.length
+        self.lens = torch.tensor([len(r) for r in rows], device=lm.device)
+        self.hbuf = torch.empty(
+            len(rows), max(steps - 1, 1), lm._hidden, dtype=lm.dtype, device=lm.device
+        )
+
+    def feed(self, ids: np.ndarray, rows: Sequence[int], t: int) -> tuple[np.ndarray, int]:
+        lm, batch = self.lm, self.batch
+        col = self.p0 + t
+        batch.keymask[:, col] = True
+        pos = (self.lens + t).unsqueeze(1)
+        mask = batch.keymask[:, None, None, : col + 1]
+        x = torch.from_numpy(ids).to(lm.device).unsqueeze(1)
+        h = lm._forward(x, mask, pos, batch)[:, -1]
+        batch.length = col + 1
+        self.hbuf[torch.tensor(list(rows), device=lm.device), t] = h
+        return lm._logprobs(h), len(rows)
+
+    def keep(self, going: Sequence[int]) -> None:
+        keep = torch.tensor(list(going), device=self.lm.device)
+        self.batch.select(keep)
+        self.lens = self.lens.index_select(0, keep)
+
+    def store(
+        self, done: Sequence[int], rows: Sequence[int], fed: int, toks: Sequence[Sequence[int]]
     ) -> None:
         """Cache the ``fed`` generated positions of finishing rows (the last token is not fed)."""
-        for i, j in zip(orig_rows, batch_rows, strict=True):
-            kv = batch.buf[:, :, j, :, p0 : p0 + fed].clone()
-            self.cache.insert(
-                rows[i] + tuple(toks[i][:fed]), len(rows[i]), kv, hbuf[i, :fed].clone()
+        for j, i, tk in zip(done, rows, toks, strict=True):
+            kv = self.batch.buf[:, :, j, :, self.p0 : self.p0 + fed].clone()
+            prefix = self.rows[i]
+            self.lm.cache.insert(
+                prefix + tuple(tk[:fed]), len(prefix), kv, self.hbuf[i, :fed].clone()
             )
 
 

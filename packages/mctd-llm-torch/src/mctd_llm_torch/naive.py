@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from mctd_tree.lm import Rows, WrappedLM, row_caps
-from mctd_tree.problems.tokens import check_sampling, sample_tokens
+from mctd_tree.lm import Rows, WrappedLM, check_sampling, row_caps, sample_tokens
 from mctd_tree.protocols import Generation
 from transformers import DynamicCache
 

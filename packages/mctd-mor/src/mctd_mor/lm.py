@@ -6,6 +6,8 @@ cached too. Routing is causal (the expert-choice threshold rule or token-choice)
 state depends only on its prefix and cached states are exact. The compute setting (`Compute`:
 depth cap, exit threshold) is fixed per instance; `with_compute` gives a sibling with its own cache
 and the same counters, and `SplitComputeLM` rolls out with one and expands with another.
+``next_logprobs`` and ``generate`` are `mctd_tree.lm.TokenizerLM`'s (one decode loop for every
+backend, `mctd_tree.lm.decode_steps`); this class supplies the array operations.
 
 Counters: ``nfe`` = sum over computed positions of the recursions they took (positions x depth;
 a vanilla model counts positions), ``calls`` = forward calls, ``flops`` = a `FlopCounter` of all
@@ -14,16 +16,17 @@ matmul work, the LM head on read-out positions included.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from mctd_tree.lm import Rows, TokenizerLM, WrappedLM, find_eos
-from mctd_tree.problems.tokens import sample_from_logprobs
+from mctd_tree.lm import TokenizerLM, WrappedLM, find_eos
 from mctd_tree.protocols import Counters, Generation
 
 from mctd_mor.flops import FlopCounter
+from mctd_mor.kv import MoRCache
 from mctd_mor.model import Compute, MoRForCausalLM
 from mctd_mor.payload import SegmentTree, assemble, row_segment
 
@@ -75,79 +78,21 @@ class MoRLM(TokenizerLM):
         super().reset_counters()
         self.flops.reset()
 
-    # ------------------------------------------------------------------ protocol
-    @torch.inference_mode()
-    def next_logprobs(self, prefixes: Sequence[Sequence[int]]) -> np.ndarray:
-        rows = [self._check_prefix(p) for p in prefixes]
-        if not rows:
-            return np.zeros((0, self._vocab), np.float32)
-        distinct = list(dict.fromkeys(rows))
-        self._ensure(rows, reads=len(distinct))
-        hidden = torch.stack([self._last_hidden(p) for p in distinct])
-        lp = self._logprobs(hidden)
-        where = {p: i for i, p in enumerate(distinct)}
-        out = lp[[where[p] for p in rows]]
-        self.cache.evict()
-        return out
+    # ------------------------------------------------------------------ array operations
+    def _inference(self) -> contextlib.AbstractContextManager[Any]:
+        return torch.inference_mode()
 
-    @torch.inference_mode()
-    def generate(
-        self,
-        prefixes: Sequence[Sequence[int]],
-        rng: np.random.Generator,
-        *,
-        max_new_tokens: int | Sequence[int],
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        stop: Sequence[str] = (),
-    ) -> list[Generation]:
-        """Batched sampling with per-row stop; the shared mctd sampling rule."""
-        rows, caps = self._start_generate(prefixes, max_new_tokens, temperature, top_k, top_p)
-        if not rows:
-            return []
+    def _cached_logprobs(self, prefixes: Sequence[tuple[int, ...]]) -> np.ndarray:
+        return self._logprobs(torch.stack([self._last_hidden(p) for p in prefixes]))
+
+    def _decode_batch(
+        self, rows: list[tuple[int, ...]], steps: int
+    ) -> tuple[_Decoding, np.ndarray]:
         cfg = self.model.cfg
         matches = [self.cache.match(r) for r in rows]
         cache = assemble(matches, self.model.kv_slots(), cfg.n_heads, cfg.head_dim, self._like)
         lp = self._logprobs(torch.stack([self._last_hidden(r) for r in rows]))
-        out = Rows(caps, self._eos, stop, self.decode)
-        lens = torch.tensor([len(r) for r in rows])
-        hid: list[list[torch.Tensor]] = [[] for _ in rows]
-        dep: list[list[torch.Tensor]] = [[] for _ in rows]
-        for t in range(max(caps)):
-            drawn = sample_from_logprobs(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            going, done = out.step(drawn, lp)
-            if done and t > 0:
-                for j in done:
-                    i = out.active[j]
-                    seg = row_segment(
-                        cache, j, len(rows[i]), torch.stack(hid[i]), torch.stack(dep[i])
-                    )
-                    self.cache.put(rows[i] + tuple(out.toks[i][:t]), len(rows[i]), seg)
-            if not going:
-                break
-            if done:
-                keep = torch.tensor(going)
-                cache.select(keep)
-                lens = lens[keep]
-                out.keep(going)
-            ids = torch.tensor([[out.toks[i][-1]] for i in out.active])
-            o = self.model(
-                ids,
-                (lens + t)[:, None],
-                cache=cache,
-                compute=self.compute,
-                flops=self.flops,
-                logits="none",
-            )
-            for j, i in enumerate(out.active):
-                hid[i].append(o.hidden[j, 0])
-                dep[i].append(o.depth[j, 0])
-            self.counters.nfe += int(o.depth.sum())
-            self.counters.calls += 1
-            lp = self._logprobs(o.hidden[:, 0])
-        self.cache.evict()
-        return out.results()
+        return _Decoding(self, cache, rows), lp
 
     # ------------------------------------------------------------------ internals
     def _last_hidden(self, prefix: tuple[int, ...]) -> torch.Tensor:
@@ -187,6 +132,47 @@ class MoRLM(TokenizerLM):
             n = len(s) - st
             seg = row_segment(cache, i, st, o.hidden[i, :n], o.depth[i, :n])
             self.cache.put(s, st, seg)
+
+
+class _Decoding:
+    """`MoRLM`'s `DecodeBatch`: the batch `MoRCache` and each row's fed hidden states and depths.
+    A fed token's work is the recursions it took (``nfe`` units)."""
+
+    def __init__(self, lm: MoRLM, cache: MoRCache, rows: list[tuple[int, ...]]) -> None:
+        self.lm, self.cache, self.rows = lm, cache, rows
+        self.lens = torch.tensor([len(r) for r in rows])
+        self.hid: list[list[torch.Tensor]] = [[] for _ in rows]
+        self.dep: list[list[torch.Tensor]] = [[] for _ in rows]
+
+    def feed(self, ids: np.ndarray, rows: Sequence[int], t: int) -> tuple[np.ndarray, int]:
+        lm = self.lm
+        o = lm.model(
+            torch.from_numpy(ids)[:, None],
+            (self.lens + t)[:, None],
+            cache=self.cache,
+            compute=lm.compute,
+            flops=lm.flops,
+            logits="none",
+        )
+        for j, i in enumerate(rows):
+            self.hid[i].append(o.hidden[j, 0])
+            self.dep[i].append(o.depth[j, 0])
+        return lm._logprobs(o.hidden[:, 0]), int(o.depth.sum())
+
+    def keep(self, going: Sequence[int]) -> None:
+        keep = torch.tensor(list(going))
+        self.cache.select(keep)
+        self.lens = self.lens[keep]
+
+    def store(
+        self, done: Sequence[int], rows: Sequence[int], fed: int, toks: Sequence[Sequence[int]]
+    ) -> None:
+        """Cache the ``fed`` generated positions of finishing rows (the last token is not fed)."""
+        for j, i, tk in zip(done, rows, toks, strict=True):
+            prefix = self.rows[i]
+            hid, dep = torch.stack(self.hid[i]), torch.stack(self.dep[i])
+            seg = row_segment(self.cache, j, len(prefix), hid, dep)
+            self.lm.cache.put(prefix + tuple(tk[:fed]), len(prefix), seg)
 
 
 class SplitComputeLM(WrappedLM):

@@ -7,7 +7,7 @@ same ragged chunks (`prefill_chunks`, left-padding counted in ``nfe`` and ``padd
 distribution read from a cached position with no position computed for it counts one (``reads``);
 ``generate`` feeds every generated token except the last, one position per active row per step.
 With ``cache=False`` (the naive re-encoding model) every needed prefix is computed in full every
-time. ``generate`` follows the shared sampling rule (`sample_tokens`).
+time. ``generate`` runs the shared decode loop (`decode_steps`, with the shared sampling rule).
 
 Token 0 is EOS; tokens 1.. decode to the letters ``a``, ``b``, ... (so ``vocab_size <= 27``).
 """
@@ -18,10 +18,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mctd_tree.lm.decode import decode_steps
 from mctd_tree.lm.prefix_tree import PrefixTree, prefill_chunks
+from mctd_tree.lm.sampling import check_sampling
 from mctd_tree.lm.stopping import Rows
 from mctd_tree.lm.validate import row_caps
-from mctd_tree.problems.tokens import check_sampling, sample_tokens
 from mctd_tree.protocols import Counters, Generation
 
 
@@ -120,13 +121,16 @@ class ToyLM:
         rows = [self._check(p) for p in prefixes]
         caps = row_caps(max_new_tokens, rows, self._max_context)
         self._prefill(rows, reads=len(rows))
+        if not rows:
+            return []
         out = Rows(caps, self.eos_token_ids, stop, self.decode, window=False)
-        while out.active:
-            lp = np.stack([self.logprobs_of(rows[i] + tuple(out.toks[i])) for i in out.active])
-            drawn, logq = sample_tokens(lp, rng, temperature=temperature, top_k=top_k, top_p=top_p)
-            out.keep(out.step(drawn, lp, logq)[0])
-            if out.active:  # feed the new tokens of the rows that go on
-                self._decode([rows[i] + tuple(out.toks[i]) for i in out.active])
+        lp = np.stack([self.logprobs_of(r) for r in rows])
+        batch = _ToyBatch(self, rows, out.toks)
+        steps = decode_steps(
+            batch, lp, out, rng, self.counters, temperature=temperature, top_k=top_k, top_p=top_p
+        )
+        for _ in steps:
+            pass
         return out.results()
 
     # ---------------------------------------------------------------- helpers
@@ -143,6 +147,7 @@ class ToyLM:
         return p
 
     def _charge(self, positions: int, padded: int = 0) -> None:
+        """Count one prefill call computing ``positions`` (+ ``padded``) positions."""
         self.counters.nfe += positions + padded
         self.counters.padded += padded
         self.counters.calls += 1
@@ -166,11 +171,28 @@ class ToyLM:
         self.counters.reads += reads - len(fresh)
         self.counters.nfe += reads - len(fresh)
 
-    def _decode(self, seqs: list[tuple[int, ...]]) -> None:
-        """One decode step: every row feeds its newest token (one position each)."""
-        if not self.cache:
-            self._charge(sum(len(s) for s in seqs))
-            return
-        self._charge(len(seqs))
-        for s in seqs:
-            self._seen.put(s, len(s) - 1, None)
+
+class _ToyBatch:
+    """`ToyLM`'s `DecodeBatch`: the rows' prefixes and generated tokens (no arrays to keep)."""
+
+    def __init__(self, lm: ToyLM, rows: list[tuple[int, ...]], toks: list[list[int]]) -> None:
+        self.lm, self.rows, self.toks = lm, rows, toks
+
+    def feed(self, ids: np.ndarray, rows: Sequence[int], t: int) -> tuple[np.ndarray, int]:
+        """Every row feeds its newest token: one position each (the whole prefix uncached)."""
+        seqs = [self.rows[i] + tuple(self.toks[i]) for i in rows]
+        if self.lm.cache:
+            for s in seqs:
+                self.lm._seen.put(s, len(s) - 1, None)
+            work = len(seqs)
+        else:
+            work = sum(len(s) for s in seqs)
+        return np.stack([self.lm.logprobs_of(s) for s in seqs]), work
+
+    def keep(self, going: Sequence[int]) -> None:
+        pass
+
+    def store(
+        self, done: Sequence[int], rows: Sequence[int], fed: int, toks: Sequence[Sequence[int]]
+    ) -> None:
+        pass  # fed positions are recorded as they are fed
