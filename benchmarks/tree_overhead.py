@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from mctd_tree import Child, Counters, Proposals, Rollout, SearchConfig, TreeSearch
+from mctd_tree import policies as P
 
 
 class FreeTree:
@@ -97,8 +99,13 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [1_000, 10_000, 100_000]
     configs = {
-        "dts": SearchConfig("widen", "boltzmann", "soft", lam=1.0),
-        "mcts": SearchConfig("enumerate", "uct", "mean", k=8),
+        "dts": SearchConfig(
+            "widen",
+            partial(P.boltzmann_select, lam=1.0),
+            partial(P.soft_update, lam=1.0),
+            partial(P.boltzmann_reach, lam=1.0),
+        ),
+        "mcts": SearchConfig("enumerate", partial(P.uct_select, c=2**0.5), P.mean_update, k=8),
     }
     results: dict[str, dict] = {}
     for name, cfg in configs.items():

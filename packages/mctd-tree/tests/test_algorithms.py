@@ -1,6 +1,7 @@
 """Algorithms on exact toy trees: targets by enumeration, optima, parallel equivalence."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from mctd_tree import (
     mcts,
     sample_tree,
 )
+from mctd_tree import policies as P
 from mctd_tree.problems import GaussianWalk, deceptive_tree, random_tree
 
 
@@ -203,7 +205,10 @@ def test_parallel_k8_same_answers_with_8x_fewer_calls():
 def test_parallel_picks_are_distinct_slots():
     # K = 9 leaves in the first iteration of a 3-ary tree: no slot is expanded twice
     search = TreeSearch(
-        random_tree(3, 4, seed=0), SearchConfig("enumerate", "uct", "mean", k=3, parallel=9)
+        random_tree(3, 4, seed=0),
+        SearchConfig(
+            "enumerate", partial(P.uct_select, c=math.sqrt(2.0)), P.mean_update, k=3, parallel=9
+        ),
     )
     search.iterate(9)
     tree = search.tree

@@ -9,10 +9,12 @@ every mctd draw uses) is shared with the engine.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 from mctd_tree import dts, maxent_ts
+from mctd_tree import policies as P
 from mctd_tree.policies import sample_index
 from mctd_tree.problems import random_tree
 
@@ -202,7 +204,14 @@ def test_a_descent_conditioned_on_work_has_the_law_of_the_first_working_pick() -
     from mctd_tree.search import SearchConfig, TreeSearch, _Pending
 
     search = TreeSearch(
-        random_tree(3, 3, seed=4), SearchConfig("enumerate", "boltzmann", "soft", lam=2.0, k=3)
+        random_tree(3, 3, seed=4),
+        SearchConfig(
+            "enumerate",
+            partial(P.boltzmann_select, lam=2.0),
+            partial(P.soft_update, lam=2.0),
+            partial(P.boltzmann_reach, lam=2.0),
+            k=3,
+        ),
     )
     search.run(40)
     plain: Counter[int] = Counter()

@@ -20,15 +20,51 @@ from __future__ import annotations
 
 import copy
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from mctd_tree import policies as P
 from mctd_tree.result import Budget, SearchResult, check_reward
-from mctd_tree.search import Backup, SearchConfig, Selection, TreeSearch, sample_tree
+from mctd_tree.search import (
+    Backup,
+    SearchConfig,
+    Selection,
+    TreeSearch,
+    check_exploration,
+    check_widening,
+    sample_tree,
+)
 from mctd_tree.tree import Tree
 
 Rng = np.random.Generator | int | None
+
+
+def backup_rule(backup: Backup, lam: float) -> P.BackupFn:
+    """The backup function named ``backup`` ("mean", "max" or "soft" at inverse temperature
+    ``lam``)."""
+    if backup == "mean":
+        return P.mean_update
+    if backup == "max":
+        return P.max_update
+    if backup == "soft":
+        return partial(P.soft_update, lam=P.check_lam(lam))
+    raise ValueError(f"backup must be one of ('mean', 'max', 'soft'), got {backup!r}")
+
+
+def selection_rule(selection: Selection, c: float, lam: float) -> tuple[P.SelectFn, P.ReachFn]:
+    """The selection function named ``selection`` and its reach for conditioned descents:
+    "uct" / "puct" with exploration weight ``c``, "boltzmann" at inverse temperature ``lam``."""
+    if selection == "boltzmann":
+        lam = P.check_lam(lam)
+        return partial(P.boltzmann_select, lam=lam), partial(P.boltzmann_reach, lam=lam)
+    c = check_exploration(c)
+    if selection == "uct":
+        return partial(P.uct_select, c=c), P.any_reach
+    if selection == "puct":
+        return partial(P.puct_select, c=c), P.any_reach
+    raise ValueError(f"selection must be one of ('uct', 'puct', 'boltzmann'), got {selection!r}")
 
 
 def mcts(
@@ -48,12 +84,12 @@ def mcts(
     temperature of the soft backup (``backup="soft"``; unused otherwise)."""
     if selection not in ("uct", "puct"):
         raise ValueError(f"mcts selection must be 'uct' or 'puct', got {selection!r}")
+    select, reach = selection_rule(selection, c, lam)
     cfg = SearchConfig(
         "enumerate",
-        selection,
-        backup,
-        lam=lam,
-        c=c,
+        select,
+        backup_rule(backup, lam),
+        reach,
         k=k,
         parallel=parallel,
         virtual_weight=virtual_weight,
@@ -87,16 +123,18 @@ def dts(
     low), which biases the samples toward the prior at moderate budgets. A smaller
     ``select_lam`` trades search focus for less of that bias.
     """
+    lam = P.check_lam(lam)
+    select, reach = selection_rule(
+        "boltzmann", 0.0, lam if select_lam is None else P.check_lam(select_lam, "select_lam")
+    )
     cfg = SearchConfig(
         "widen",
-        "boltzmann",
-        "soft",
-        lam=lam,
-        c_widen=c_widen,
-        alpha=alpha,
+        select,
+        backup_rule("soft", lam),
+        reach,
+        check_widening(c_widen, alpha),
         parallel=parallel,
         virtual_weight=virtual_weight,
-        select_lam=select_lam,
     )
     search = TreeSearch(problem, cfg, rng)
     res = search.run(budget)
@@ -127,14 +165,13 @@ def dts_star(
     docstring. ``samples`` are the terminals the iterations reached."""
     if readout not in ("best", "descent"):
         raise ValueError(f"readout must be 'best' or 'descent', got {readout!r}")
+    select, reach = selection_rule("uct", c, lam)
     cfg = SearchConfig(
         "widen",
-        "uct",
-        backup,
-        lam=lam,
-        c=c,
-        c_widen=c_widen,
-        alpha=alpha,
+        select,
+        backup_rule(backup, lam),
+        reach,
+        check_widening(c_widen, alpha),
         parallel=parallel,
         virtual_weight=virtual_weight,
     )
@@ -170,11 +207,12 @@ def maxent_ts(
     rng: Rng = 0,
 ) -> SearchResult[Any]:
     """Maximum-entropy tree search over enumerated top-k children (p_theta-weighted soft values)."""
+    select, reach = selection_rule("boltzmann", 0.0, lam)
     cfg = SearchConfig(
         "enumerate",
-        "boltzmann",
-        "soft",
-        lam=lam,
+        select,
+        backup_rule("soft", lam),
+        reach,
         k=k,
         parallel=parallel,
         virtual_weight=virtual_weight,

@@ -36,13 +36,15 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
 
 from mctd_tree import policies as P
-from mctd_tree.protocols import Rollout, SearchProblem
+from mctd_tree.protocols import EnumerableProblem, Rollout, SamplingProblem, SearchProblem
 from mctd_tree.result import (
     Budget,
     SearchResult,
@@ -57,60 +59,60 @@ from mctd_tree.tree import Tree
 Expansion = Literal["widen", "enumerate"]
 Selection = Literal["uct", "puct", "boltzmann"]
 Backup = Literal["mean", "max", "soft"]
+WidenFn = Callable[[float], float]
+DEFAULT_WIDEN: WidenFn = partial(P.widening_limit, c=2.0, alpha=0.8)  # C = 2, alpha = 0.8
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Rules of a tree search. ``c`` is the UCT/PUCT exploration weight, ``lam`` the inverse
-    temperature of Boltzmann selection and soft backup (``select_lam``, when set, replaces it in
-    selection only), ``k`` the enumerated branching,
-    ``c_widen``/``alpha`` the widening rule, ``parallel`` the leaves per iteration (K) and
-    ``virtual_weight`` the weight w of virtual visits."""
+    """Rules of a tree search, as functions (``functools.partial`` over :mod:`policies`).
+
+    ``expansion``: ``"widen"`` (children drawn from p_theta; needs a ``SamplingProblem``) or
+    ``"enumerate"`` (top-``k`` child slots; needs an ``EnumerableProblem``). ``select`` picks a
+    child (e.g. ``partial(P.uct_select, c=1.4)``, ``partial(P.boltzmann_select, lam=2.0)``);
+    ``reach`` is the same rule's mass for descents conditioned on work (``P.any_reach`` for
+    deterministic rules, ``partial(P.boltzmann_reach, lam=...)`` for Boltzmann); ``backup``
+    updates a node's value (``P.mean_update``, ``P.max_update``, ``partial(P.soft_update,
+    lam=...)``); ``widen`` is the widening limit C·N^alpha; ``parallel`` the leaves per
+    iteration (K) and ``virtual_weight`` the weight w of virtual visits."""
 
     expansion: Expansion
-    selection: Selection
-    backup: Backup
-    lam: float = 1.0
-    c: float = math.sqrt(2.0)
+    select: P.SelectFn
+    backup: P.BackupFn
+    reach: P.ReachFn = P.any_reach
+    widen: WidenFn = DEFAULT_WIDEN
     k: int = 8
-    c_widen: float = 2.0
-    alpha: float = 0.8
     parallel: int = 1
     virtual_weight: float = 1.0
-    select_lam: float | None = None
-
-    @property
-    def selection_lam(self) -> float:
-        """Inverse temperature of Boltzmann selection: ``select_lam``, else ``lam``."""
-        return self.lam if self.select_lam is None else self.select_lam
 
     def __post_init__(self) -> None:
-        choices = {
-            "expansion": ("widen", "enumerate"),
-            "selection": ("uct", "puct", "boltzmann"),
-            "backup": ("mean", "max", "soft"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.selection == "boltzmann" or self.backup == "soft":
-            P.check_lam(self.lam)
-        if self.select_lam is not None:
-            P.check_lam(self.select_lam, "select_lam")
+        if self.expansion not in ("widen", "enumerate"):
+            raise ValueError(
+                f"expansion must be one of ('widen', 'enumerate'), got {self.expansion!r}"
+            )
+        for name in ("select", "backup", "reach", "widen"):
+            if not callable(getattr(self, name)):
+                raise ValueError(f"{name} must be a function, got {getattr(self, name)!r}")
         if not (isinstance(self.parallel, int | np.integer) and self.parallel >= 1):
             raise ValueError(f"parallel (K) must be an integer >= 1, got {self.parallel!r}")
         if not (isinstance(self.k, int | np.integer) and self.k >= 1):
             raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        if not (self.c >= 0 and math.isfinite(self.c)):
-            raise ValueError(f"c must be a finite number >= 0, got {self.c!r}")
-        if not (self.c_widen > 0 and 0 <= self.alpha <= 1):
-            raise ValueError(
-                f"need c_widen > 0 and 0 <= alpha <= 1, got {self.c_widen}, {self.alpha}"
-            )
         if not self.virtual_weight >= 0:
             raise ValueError(f"virtual_weight must be >= 0, got {self.virtual_weight!r}")
-        if self.expansion == "widen" and self.selection == "puct":
-            raise ValueError("puct needs enumerated children with priors (expansion='enumerate')")
+
+
+def check_exploration(c: float) -> float:
+    """Validate a UCT / PUCT exploration weight: finite and >= 0."""
+    if not (c >= 0 and math.isfinite(c)):
+        raise ValueError(f"c must be a finite number >= 0, got {c!r}")
+    return float(c)
+
+
+def check_widening(c_widen: float, alpha: float) -> WidenFn:
+    """The widening rule C·N^alpha (``c_widen`` > 0, 0 <= ``alpha`` <= 1) as a function of N."""
+    if not (c_widen > 0 and 0 <= alpha <= 1):
+        raise ValueError(f"need c_widen > 0 and 0 <= alpha <= 1, got {c_widen}, {alpha}")
+    return partial(P.widening_limit, c=c_widen, alpha=alpha)
 
 
 @dataclass
@@ -141,10 +143,27 @@ CONDITION_AFTER = 16  # MaxEnt-TS: picks without work before one descent conditi
 class TreeSearch:
     """The engine. ``run`` builds a tree until the budget is spent; see the module docstring."""
 
-    def __init__(self, problem: SearchProblem[Any], config: SearchConfig, rng: Any = 0) -> None:
-        self.problem = problem
+    def __init__(
+        self,
+        problem: SamplingProblem[Any] | EnumerableProblem[Any],
+        config: SearchConfig,
+        rng: np.random.Generator | int | None = 0,
+    ) -> None:
+        self.problem: SearchProblem[Any] = problem
         self.cfg = config
         self.rng = as_rng(rng)
+        self._sampler: SamplingProblem[Any] | None = None
+        self._enumerator: EnumerableProblem[Any] | None = None
+        if config.expansion == "widen":
+            if not isinstance(problem, SamplingProblem):
+                raise TypeError(f"expansion='widen' needs a SamplingProblem, got {problem!r}")
+            self._sampler = problem
+        else:
+            if not isinstance(problem, EnumerableProblem):
+                raise TypeError(
+                    f"expansion='enumerate' needs an EnumerableProblem, got {problem!r}"
+                )
+            self._enumerator = problem
         # counted from here: the root's expansion is part of the search's work
         self._start, self._t0 = problem.counters.snapshot(), time.perf_counter()
         root = problem.root()
@@ -157,7 +176,11 @@ class TreeSearch:
         self.stopped_early = False
         self.exhausted = False
         self.stalled = False
-        if config.expansion == "enumerate" and not self.tree.terminal[0]:
+        # per node, the mass of picks needing work below it (see _refresh_reach); nodes whose
+        # inputs changed since the last refresh are dirty and recomputed with their ancestors
+        self._reach = np.zeros(self.tree._capacity)
+        self._dirty: set[int] = {0}
+        if self._enumerator is not None and not self.tree.terminal[0]:
             self._propose([0])
 
     # ---------------------------------------------------------------- driver
@@ -206,7 +229,7 @@ class TreeSearch:
         jobs: list[_Job] = []
         sims_left = math.inf if budget is None else budget.remaining_simulations(self.simulations)
         tries = free = streak = 0
-        conditioned = self.cfg.expansion == "enumerate"
+        conditioned = self._enumerator is not None
         while len(jobs) < picks and len(jobs) < sims_left and tries < FREE_PICKS * picks:
             tries += 1
             if conditioned and streak >= CONDITION_AFTER:
@@ -233,6 +256,7 @@ class TreeSearch:
                     break
                 continue
             jobs.append(job)
+            self._dirty.add(job.node)  # a claimed slot is no work for the rest of the batch
             streak = 0
             for n in job.path:
                 pending.visits[n] += 1
@@ -258,7 +282,7 @@ class TreeSearch:
         mat, term = tree.materialized[:n], tree.terminal[:n]
         if np.any(mat & term & np.isnan(tree.reward[:n])):
             return False
-        if self.cfg.expansion == "widen":
+        if self._sampler is not None:
             return not np.any(mat & ~term)
         return bool(np.all(mat))
 
@@ -271,73 +295,77 @@ class TreeSearch:
         while True:
             if tree.terminal[node]:
                 return _Job("leaf", node, path)
-            if cfg.expansion == "widen":
+            if self._sampler is not None:  # progressive widening: room for another draw?
                 n_eff = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
                 draws = tree.draws(node) + pending.draws.get(node, 0)
-                if draws < P.widening_limit(n_eff, cfg.c_widen, cfg.alpha):
+                if draws < cfg.widen(n_eff):
                     pending.draws[node] += 1
                     return _Job("sample", node, path)
             kids = tree.children(node)
             if len(kids) == 0:
                 return None
-            child = self._choose(node, kids, pending)
-            if child < 0:
+            ch = self._children(node, kids, pending)
+            if not ch.open.any():
                 return _Job("blocked", node, path)
+            child = int(kids[cfg.select(ch, self.rng)])
             path = [*path, child]
             if not tree.materialized[child]:
                 return _Job("step", child, path)
             node = child
 
-    def _choose(self, node: int, kids: np.ndarray, pending: _Pending) -> int:
-        """Pick one child of ``node`` by the configured rule; -1 when every slot is claimed."""
-        tree, cfg = self.tree, self.cfg
+    def _children(
+        self, node: int, kids: np.ndarray, pending: _Pending, reach: np.ndarray | None = None
+    ) -> P.Children:
+        """The statistics the selection rule sees of ``node``'s children (see P.Children)."""
+        tree, w = self.tree, self.cfg.virtual_weight
         claimed = np.fromiter((pending.visits.get(int(c), 0) for c in kids), float, len(kids))
-        open_ = tree.materialized[kids] | (claimed == 0)  # a slot is expanded once per batch
-        if not open_.any():
-            return -1
         values = tree.value[kids]
         fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
-        q = np.where(np.isnan(values), fpu, values)
-        log_w = (
-            np.log(tree.multiplicity[kids]) if cfg.expansion == "widen" else tree.log_prior[kids]
-        )
-        if cfg.selection == "boltzmann":
+        log_prior = tree.log_prior[kids]
+        if self._sampler is not None:
             with np.errstate(divide="ignore"):
-                probs = P.boltzmann_probs(q, np.where(open_, log_w, -np.inf), cfg.selection_lam)
-            return int(kids[P.sample_index(probs, self.rng)])
-        return self._deterministic(node, kids, pending, q, claimed, open_)
+                log_weight = np.log(tree.multiplicity[kids])
+        else:
+            log_weight = log_prior
+        return P.Children(
+            q=np.where(np.isnan(values), fpu, values),
+            log_weight=log_weight,
+            log_prior=log_prior,
+            visits=tree.visits[kids] + w * claimed,
+            parent_visits=tree.visits[node] + w * pending.visits.get(node, 0),
+            open=tree.materialized[kids] | (claimed == 0),  # a slot is expanded once per batch
+            reach=reach,
+        )
 
-    def _boltzmann(self, node: int, kids: np.ndarray, pending: _Pending) -> np.ndarray:
-        """Enumerated Boltzmann selection probabilities over ``kids`` (0 for claimed slots)."""
+    def _refresh_reach(self, pending: _Pending) -> np.ndarray:
+        """Per node, the mass of picks needing model work (an open slot, an unscored terminal)
+        below it, by ``cfg.reach``: for Boltzmann selection the probability that a descent from
+        the node ends at such a pick, for UCT / PUCT 1 where any lies below and 0 elsewhere.
+
+        Kept up to date incrementally: only the dirty nodes (a claimed slot, a new node, the end
+        of a backed-up path) and their ancestors are recomputed, deepest first, so a check costs
+        O(changes · depth) instead of a walk over the whole tree."""
         tree = self.tree
-        claimed = np.fromiter((pending.visits.get(int(c), 0) for c in kids), float, len(kids))
-        open_ = tree.materialized[kids] | (claimed == 0)
-        if not open_.any():
-            return np.zeros(len(kids))
-        values = tree.value[kids]
-        fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
-        q = np.where(np.isnan(values), fpu, values)
-        with np.errstate(divide="ignore"):
-            log_w = np.where(open_, tree.log_prior[kids], -np.inf)
-            return P.boltzmann_probs(q, log_w, self.cfg.selection_lam)
-
-    def _work_mass(self, pending: _Pending) -> np.ndarray:
-        """Per node, the probability that a Boltzmann descent from it ends at a pick that needs
-        model work (an open slot, an unscored terminal) rather than a scored terminal; under
-        UCT / PUCT, 1 where any such pick lies below and 0 elsewhere."""
-        tree, n = self.tree, self.tree.size
-        boltzmann = self.cfg.selection == "boltzmann"
-        w = np.zeros(n)
-        for node in np.argsort(-tree.depth[:n], kind="stable"):
+        if len(self._reach) < tree.size:
+            grown = np.zeros(max(tree.size, 2 * len(self._reach)))
+            grown[: len(self._reach)] = self._reach
+            self._reach = grown
+        todo: set[int] = set()
+        for node in self._dirty:
+            while node >= 0 and node not in todo:
+                todo.add(node)
+                node = int(tree.parent[node])
+        self._dirty.clear()
+        w = self._reach
+        for node in sorted(todo, key=lambda n: -int(tree.depth[n])):
             if not tree.materialized[node]:
-                w[node] = 0.0 if pending.visits.get(int(node), 0) else 1.0
+                w[node] = 0.0 if pending.visits.get(node, 0) else 1.0
             elif tree.terminal[node]:
                 w[node] = float(math.isnan(tree.reward[node]))
-            elif len(kids := tree.children(int(node))):
-                if boltzmann:
-                    w[node] = float(self._boltzmann(int(node), kids, pending) @ w[kids])
-                else:
-                    w[node] = float(np.any(w[kids] > 0))
+            elif len(kids := tree.children(node)):
+                w[node] = self.cfg.reach(self._children(node, kids, pending), w[kids])
+            else:
+                w[node] = 0.0
         return w
 
     def _select_work(self, pending: _Pending) -> _Job | None:
@@ -348,23 +376,15 @@ class TreeSearch:
         values nor Boltzmann probabilities). UCT / PUCT: the usual rule among the children with
         work below them (the MCTS-solver idea: a fully scored subtree is left alone)."""
         tree = self.tree
-        w = self._work_mass(pending)
+        w = self._refresh_reach(pending)
         if w[0] <= 0:
             return None
         node, path = 0, [0]
         while True:
             kids = tree.children(node)
-            if self.cfg.selection == "boltzmann":
-                probs = self._boltzmann(node, kids, pending) * w[kids]
-                child = int(kids[P.sample_index(probs / probs.sum(), self.rng)])
-            else:
-                claimed = np.fromiter(
-                    (pending.visits.get(int(c), 0) for c in kids), float, len(kids)
-                )
-                values = tree.value[kids]
-                fpu = 0.0 if math.isnan(tree.value[node]) else float(tree.value[node])
-                q = np.where(np.isnan(values), fpu, values)
-                child = self._deterministic(node, kids, pending, q, claimed, w[kids] > 0)
+            child = int(
+                kids[self.cfg.select(self._children(node, kids, pending, w[kids]), self.rng)]
+            )
             path.append(child)
             if not tree.materialized[child]:
                 return _Job("step", child, path)
@@ -372,35 +392,14 @@ class TreeSearch:
                 return _Job("leaf", child, path)
             node = child
 
-    def _deterministic(
-        self,
-        node: int,
-        kids: np.ndarray,
-        pending: _Pending,
-        q: np.ndarray,
-        claimed: np.ndarray,
-        open_: np.ndarray,
-    ) -> int:
-        """UCT / PUCT: the open child of highest score (ties: higher prior)."""
-        tree, cfg = self.tree, self.cfg
-        n_child = tree.visits[kids] + cfg.virtual_weight * claimed
-        n_parent = tree.visits[node] + cfg.virtual_weight * pending.visits.get(node, 0)
-        if cfg.selection == "uct":
-            scores = P.uct_scores(q, n_child, n_parent, cfg.c)
-        else:
-            prior = P.renormalised_prior(tree.log_prior[kids])
-            scores = P.puct_scores(q, prior, n_child, n_parent, cfg.c)
-        scores = np.where(open_, scores, -np.inf)
-        best = np.flatnonzero(scores == scores.max())
-        return int(kids[best[np.argmax(tree.log_prior[kids[best]])]])  # ties: higher prior
-
     # ------------------------------------------------------ model work (batched)
     def _draw(self, jobs: list[_Job], pending: _Pending) -> None:
         """Widening draws, batched. A draw that repeats an existing child descends into it and
         the descent goes on (widening or selecting below it), as one draw from p_theta would."""
-        tree, problem = self.tree, self.problem
+        tree, problem = self.tree, self._sampler
         while todo := [i for i, j in enumerate(jobs) if j.kind == "sample"]:
-            drawn = problem.sample([tree.states[jobs[i].node] for i in todo], self.rng)  # type: ignore[attr-defined]
+            assert problem is not None  # only a widening search draws
+            drawn = problem.sample([tree.states[jobs[i].node] for i in todo], self.rng)
             for i, ch in zip(todo, drawn, strict=True):
                 job = jobs[i]
                 child, created = tree.add_child(job.node, ch.action, ch.log_prior)
@@ -421,26 +420,28 @@ class TreeSearch:
                     pending.visits[n] += 1
 
     def _materialise(self, jobs: list[_Job]) -> None:
-        tree, problem = self.tree, self.problem
+        tree, problem = self.tree, self._enumerator
         steps = [j for j in jobs if j.kind == "step"]
         if steps:
+            assert problem is not None  # only enumerated slots are stepped into
             parents = [int(tree.parent[j.node]) for j in steps]
             actions = [int(tree.action[j.node]) for j in steps]
-            states = problem.step([tree.states[p] for p in parents], actions)  # type: ignore[attr-defined]
+            states = problem.step([tree.states[p] for p in parents], actions)
             for job, state in zip(steps, states, strict=True):
                 tree.set_state(job.node, state, problem.is_terminal(state))
-            if self.cfg.expansion == "enumerate":
-                self._propose([j.node for j in steps if not tree.terminal[j.node]])
+            self._propose([j.node for j in steps if not tree.terminal[j.node]])
 
     def _propose(self, nodes: list[int]) -> None:
         if not nodes:
             return
-        tree = self.tree
-        proposals = self.problem.propose([tree.states[n] for n in nodes], self.cfg.k)  # type: ignore[attr-defined]
+        tree, problem = self.tree, self._enumerator
+        assert problem is not None
+        proposals = problem.propose([tree.states[n] for n in nodes], self.cfg.k)
         for node, prop in zip(nodes, proposals, strict=True):
             for a, lp in zip(prop.actions, prop.log_priors, strict=True):
-                tree.add_child(node, int(a), float(lp))
+                self._dirty.add(tree.add_child(node, int(a), float(lp))[0])
             tree.expanded[node] = True
+            self._dirty.add(node)
 
     def _roll_out(self, jobs: list[_Job]) -> None:
         tree = self.tree
@@ -457,7 +458,7 @@ class TreeSearch:
             if job.rollout is None:  # a terminal already scored
                 continue
             reward = check_reward(job.rollout.reward, f"node {job.node} (rollout)")
-            if self.cfg.expansion == "widen":
+            if self._sampler is not None:  # rollout states are kept
                 job.end = self._insert_path(job.node, job.rollout)
                 job.path = job.path + tree.path(job.end)[len(job.path) :]
             if tree.terminal[job.end]:
@@ -482,7 +483,8 @@ class TreeSearch:
 
     # ---------------------------------------------------------------- backup
     def _backup(self, job: _Job) -> None:
-        tree, cfg = self.tree, self.cfg
+        """Count the visit on the path and update its values bottom-up by ``cfg.backup``."""
+        tree = self.tree
         if job.rollout is not None:
             ret, terminal_state = job.rollout.reward, job.rollout.terminal
         else:
@@ -493,28 +495,22 @@ class TreeSearch:
             self.best = (terminal_state, ret)
         for n in job.path:
             tree.visits[n] += 1
-        if cfg.backup == "soft":
-            self._soft_backup(job.path, ret)
-            return
-        for n in job.path:
-            if cfg.backup == "mean":
-                tree.value[n] = P.running_mean(tree.value[n], tree.visits[n], ret)
-            else:
-                tree.value[n] = P.running_max(tree.value[n], ret)
+        backup = self.cfg.backup
+        for n in reversed(job.path):
+            tree.value[n] = backup(tree.value[n], tree.visits[n], ret, partial(self._kids, n))
+        self._dirty.add(job.path[-1])
 
-    def _soft_backup(self, path: list[int], ret: float) -> None:
-        tree, cfg = self.tree, self.cfg
-        for n in reversed(path):
-            kids = tree.children(n)
-            kids = kids[tree.visits[kids] > 0] if len(kids) else kids
-            if len(kids) == 0:  # a leaf: its value is its return
-                tree.value[n] = ret if not tree.terminal[n] else tree.reward[n]
-                continue
-            if cfg.expansion == "widen":
-                weights = tree.multiplicity[kids].astype(np.float64)
-            else:
-                weights = P.renormalised_prior(tree.log_prior[kids])
-            tree.value[n] = P.soft_backup(tree.value[kids], weights, cfg.lam)
+    def _kids(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values and weights of ``node``'s visited children: multiplicities for sampled
+        children, p_theta renormalised over the visited ones for enumerated children."""
+        tree = self.tree
+        kids = tree.children(node)
+        kids = kids[tree.visits[kids] > 0] if len(kids) else kids
+        if len(kids) == 0:
+            return np.zeros(0), np.zeros(0)
+        if self._sampler is not None:
+            return tree.value[kids], tree.multiplicity[kids].astype(np.float64)
+        return tree.value[kids], P.renormalised_prior(tree.log_prior[kids])
 
 
 def sample_tree(
