@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mctd_chat.errors import RewardError, SettingsError
 from mctd_chat.rewards import (
-    FLOOR,
     LikelihoodReward,
     RewardSpec,
     build_reward,
@@ -20,6 +19,7 @@ from mctd_chat.rewards import (
     parse_reward,
     regex_score,
 )
+from mctd_tree.lm.likelihood import FLOOR
 from mctd_tree.problems.toy_lm import ToyLM
 
 CONV = [{"role": "user", "content": "hi"}]

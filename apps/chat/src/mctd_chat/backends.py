@@ -1,4 +1,6 @@
-"""Load the language model the chat talks to: ``torch`` (default) or ``mlx`` (optional extra).
+"""Load the language model the chat talks to, by backend name: every backend registered in the
+``mctd.lm_backends`` entry-point group (`mctd_tree.lm.backends`): ``torch`` (default), ``mlx``
+(optional extra), ``mor`` (a ``mctd-train mor`` run: ``--model DIR``) and ``toy``.
 
 ``model`` is ``"default"`` (the embedded SmolLM2-135M-Instruct), a Hugging Face id, a local folder
 or a ``.gguf`` file. ``thought:DIR`` names the thought model, which is not built yet: it is refused
@@ -7,14 +9,14 @@ with a message saying so rather than served by a stand-in.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mctd_tree.errors import UserError
+from mctd_tree.lm.backends import backend_names
+from mctd_tree.lm.backends import load_lm as _load
 from mctd_tree.protocols import LanguageModel
 
 from mctd_chat.errors import ModelError
 
-BACKENDS = ("torch", "mlx")
+BACKENDS = backend_names()
 THOUGHT_PREFIX = "thought:"
 
 
@@ -32,20 +34,9 @@ def load_lm(
             f"--model {model}: the thought model (mctd-thought) is not built yet, so there is no "
             "thought backend to load; use 'default', a Hugging Face id or a local model folder"
         )
-    if backend == "torch":
-        torch = importlib.import_module("torch")
-        if threads:
-            torch.set_num_threads(int(threads))
-        from mctd_llm_torch import TorchLM
-
-        return TorchLM(model, device=device, progress=progress)
-    if backend == "mlx":
-        try:
-            mlx_backend: Any = importlib.import_module("mctd_llm_mlx")
-        except ImportError as err:
-            raise ModelError(
-                "the mlx backend needs the 'mlx' extra of mctd-chat: "
-                "`uv sync --package mctd-chat --extra mlx` (or `pip install 'mctd-chat[mlx]'`)"
-            ) from err
-        return mlx_backend.MLXLM(model, progress=progress)
-    raise ModelError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    try:
+        return _load(backend, model, threads=threads, device=device, progress=progress)
+    except ModelError:
+        raise
+    except UserError as err:  # unknown or missing backend, a model folder it cannot load
+        raise ModelError(str(err)) from err

@@ -158,13 +158,10 @@ class _Draft:
 
 
 def search_budget(nfe: int) -> Budget:
-    """At most ``nfe`` positions and at most ``nfe`` rollouts.
-
-    The rollout cap keeps the budget meaningful when the prefix cache makes iterations free (a
-    search over prefixes an earlier turn computed, or rollouts of one token, feed no position):
-    mctd-tree stops an NFE-only budget at the first iteration that spends nothing.
-    """
-    return Budget(simulations=nfe, nfe=nfe)
+    """At most ``nfe`` NFE (positions processed and distributions read; mctd-tree >= 0.3 counts
+    reads of cached positions, so no iteration is free and an NFE budget alone ends every
+    search)."""
+    return Budget(nfe=nfe)
 
 
 class Engine:

@@ -1,9 +1,10 @@
 """How an answer is chosen: plain decoding (``greedy``, ``sample``) or a search from mctd-tree.
 
-Budgeted searches stop at the first iteration boundary past B positions processed (or B rollouts,
-see `engine.search_budget`); the prompt's prefill is paid before and reported apart. ``beam`` has no
-budget knob and runs at its natural cost. Defaults suit rewards in [0, 1]: lam = 10 tilts p_theta
-noticeably, k = 4 children, 4 leaves per iteration (batched rollouts are what makes a CPU fast).
+Budgeted searches stop at the first iteration boundary past B NFE (positions processed and cached
+distributions read; `engine.search_budget`); the prompt's prefill is paid before and reported
+apart. ``beam`` has no budget knob and runs at its natural cost. Defaults suit rewards in [0, 1]:
+lam = 10 tilts p_theta noticeably, k = 4 children, 4 leaves per iteration (batched rollouts are what
+makes a CPU fast).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 ``--reward``, the server's ``mctd.reward``):
 
 - ``likelihood``: mean log p_theta of the completion's tokens given the conversation (the text
-  re-encoded; floored at -10). What plain decoding approximately maximises.
+  re-encoded; floored at -10; `mctd_tree.lm.likelihood.LikelihoodReward`). What plain decoding
+  approximately maximises.
 - ``json``: 1 when the whole completion (stripped) parses as JSON and, with a schema, validates;
   0.5 when it parses but fails the schema; otherwise 0.5 * (where parsing failed / length), a dense
   signal that prefers longer valid prefixes and stays below every parsing answer.
@@ -27,12 +28,12 @@ from typing import Any
 
 import jsonschema
 import numpy as np
+from mctd_tree.lm.likelihood import LikelihoodReward
 from mctd_tree.protocols import LanguageModel, Reward
 
 from mctd_chat.errors import RewardError, SettingsError
 
 REWARDS = ("likelihood", "json", "regex", "length", "python:module:function")
-FLOOR = -10.0
 Messages = Sequence[dict[str, str]]
 
 
@@ -125,33 +126,6 @@ def regex_score(text: str, pattern: re.Pattern[str]) -> float:
 
 def length_score(text: str, n: int) -> float:
     return max(0.0, 1.0 - abs(len(text.split()) - n) / n)
-
-
-class LikelihoodReward:
-    """Mean token log-prob of each completion (re-encoded) after ``prompt_ids``, floored.
-
-    The work goes through ``lm.next_logprobs`` and is counted by the model like any other; inside a
-    search the completion's positions are usually cached already, so it costs little.
-    """
-
-    def __init__(self, lm: LanguageModel, prompt_ids: Sequence[int]) -> None:
-        self.lm, self.prompt = lm, tuple(int(t) for t in prompt_ids)
-
-    def __call__(self, texts: Sequence[str], /) -> np.ndarray:
-        ids = [self.lm.encode(t) for t in texts]
-        room = self.lm.max_context - len(self.prompt)
-        ids = [i[:room] for i in ids]
-        prefixes = [self.prompt + tuple(c[:j]) for c in ids for j in range(len(c))]
-        lp = np.asarray(self.lm.next_logprobs(prefixes)) if prefixes else np.zeros((0, 0))
-        out, row = [], 0
-        for c in ids:
-            if not c:
-                out.append(FLOOR)
-                continue
-            picked = lp[np.arange(row, row + len(c)), np.asarray(c, dtype=np.int64)]
-            out.append(max(float(np.mean(picked)), FLOOR))
-            row += len(c)
-        return np.asarray(out, dtype=np.float64)
 
 
 class TextReward:

@@ -1,65 +1,34 @@
-"""Language-model backends: ``torch`` (default), ``mlx`` (optional extra) and ``toy``.
+"""Language-model backends, by name: every backend registered in the ``mctd.lm_backends``
+entry-point group (`mctd_tree.lm.backends`): ``torch`` (default), ``mlx`` (optional extra),
+``mor`` (a ``mctd-train mor`` run: ``--model DIR``) and the built-in ``toy``.
 
 ``toy`` is mctd-tree's numpy trigram model over letters: no weights, instant, for smoke tests of
 the pipeline only (its text is letters, so forecast and arith never succeed on it).
 
 `clear_cache` empties a model's prefix cache; the runner calls it before every cell so that each
 cell pays for its own prompt and no cell's NFE depends on which cells ran before it on the same
-worker (that is what makes local and Ray runs give the same rows).
+worker (that is what makes local and Ray runs give the same rows). `flops_total` reads the FLOPs
+a backend counts (``mor``), None for backends that count none.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from mctd_tree.errors import UserError
-from mctd_tree.problems.toy_lm import ToyLM
+from mctd_tree.lm.backends import MissingBackendError, backend_names
+from mctd_tree.lm.backends import load_lm as _load
 from mctd_tree.protocols import LanguageModel
 
-BACKENDS = ("torch", "mlx", "toy")
+BACKENDS = backend_names()
 
-
-class MissingBackendError(UserError, RuntimeError):
-    """A backend whose optional dependencies are not installed."""
-
-
-class CachedToyLM(ToyLM):
-    """`ToyLM` with an ``encode`` that maps every character (digits too) to a letter token, so no
-    prompt is empty."""
-
-    def encode(self, text: str) -> list[int]:
-        v = self.vocab_size
-        ids = [ord(c) - 96 if "a" <= c <= "z" else ord(c) % (v - 1) + 1 for c in text.lower()]
-        return [i for i, c in zip(ids, text, strict=True) if 0 < i < v and not c.isspace()]
+__all__ = ["BACKENDS", "MissingBackendError", "clear_cache", "flops_total", "load_lm"]
 
 
 def load_lm(
     backend: str, model: str = "default", *, threads: int | None = None, progress: bool = True
 ) -> LanguageModel:
     """A `LanguageModel` for ``backend`` and ``model`` ("default", a Hub id or a local path)."""
-    if backend == "toy":
-        if model not in ("default", "toy"):
-            raise ValueError(f"the toy backend has one model, 'default'; got {model!r}")
-        return CachedToyLM(27, seed=0, max_context=4096)
-    if backend == "torch":
-        torch = importlib.import_module("torch")
-        if threads:
-            torch.set_num_threads(int(threads))
-        from mctd_llm_torch import TorchLM
-
-        return TorchLM(model, progress=progress)
-    if backend == "mlx":
-        try:
-            mlx_backend: Any = importlib.import_module("mctd_llm_mlx")
-        except ImportError as err:
-            raise MissingBackendError(
-                "the mlx backend needs the 'mlx' extra of mctd-evaluator: "
-                "`uv sync --package mctd-evaluator --extra mlx` "
-                "(or `pip install 'mctd-evaluator[mlx]'`)"
-            ) from err
-        return mlx_backend.MLXLM(model)
-    raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    return _load(backend, model, threads=threads, progress=progress)
 
 
 def clear_cache(lm: Any) -> None:
@@ -67,3 +36,9 @@ def clear_cache(lm: Any) -> None:
     fn = getattr(lm, "clear_cache", None)
     if callable(fn):
         fn()
+
+
+def flops_total(lm: Any) -> int | None:
+    """The FLOPs ``lm`` has counted so far (a ``flops`` counter with a ``total``), else None."""
+    total = getattr(getattr(lm, "flops", None), "total", None)
+    return int(total) if total is not None else None

@@ -6,6 +6,7 @@ Measurement rules (see PAPERS.md §2, "honest metrics"):
 - ``nfe`` / ``calls`` are the model's own counters (positions processed, forward calls) around
   the whole method call: proposals, sampling, rollouts and reward-side model work included, and
   left-padding (``padded_nfe``) and distributions read from cached positions (``read_nfe``).
+  ``flops``: the matmul FLOPs of the same work for backends that count them (``mor``), else None.
   ``exhausted`` / ``stalled`` say why a search stopped below its budget; ``distribution`` names
   the one distribution the method's draws and priors use.
 - ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
@@ -27,7 +28,7 @@ from mctd_tree import Budget
 from mctd_tree.problems.tokens import TokenSearchProblem
 from mctd_tree.protocols import LanguageModel
 
-from mctd_eval.backends import clear_cache
+from mctd_eval.backends import clear_cache, flops_total
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.diversity import diversity
 from mctd_eval.methods import get_method
@@ -86,10 +87,11 @@ class CellRunner:
         )
         params = self.cfg.method_params.get(cell.method) or method.resolve(None)
         budget = None if cell.budget is None else Budget(nfe=int(cell.budget))
-        c1, t0 = lm.counters.snapshot(), time.perf_counter()
+        c1, t0, f1 = lm.counters.snapshot(), time.perf_counter(), flops_total(lm)
         result = method.run(problem, budget, params, cell.rng())
         wall = time.perf_counter() - t0
         used = lm.counters.since(c1)
+        f2 = flops_total(lm)
 
         eos = lm.eos_token_ids
         answer = tuple(result.best_state)
@@ -102,6 +104,7 @@ class CellRunner:
             **base_row(cell, inst.label, used.nfe, used.calls, wall),
             "padded_nfe": used.padded,
             "read_nfe": used.reads,
+            "flops": None if f1 is None or f2 is None else f2 - f1,
             "exhausted": stats.exhausted,
             "stalled": stats.stalled,
             "distribution": problem.distribution,

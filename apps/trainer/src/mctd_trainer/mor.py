@@ -219,16 +219,8 @@ def train_mor(
 
 
 def load_mor_lm(folder: Path, **kwargs: Any) -> Any:
-    """A `mctd_mor.MoRLM` for a run's ``model/`` folder (or a run directory)."""
-    from mctd_mor import MoRLM, load_model
-    from transformers import PreTrainedTokenizerFast
+    """A `mctd_mor.MoRLM` for a run's ``model/`` folder (or a run directory): the ``mor`` backend's
+    loader, `mctd_mor.backend.load_lm`."""
+    from mctd_mor.backend import load_lm
 
-    folder = Path(folder)
-    if (folder / "model").is_dir():
-        folder = folder / "model"
-    tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(folder / "tokenizer.json"),
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    return MoRLM(load_model(folder), tok, **kwargs)
+    return load_lm(folder, **kwargs)

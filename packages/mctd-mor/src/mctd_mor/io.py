@@ -59,7 +59,10 @@ def load_config(folder: Path) -> MoRConfig:
         raise MoRLoadError(f"{path} not found: not a mctd-mor model folder")
     meta = json.loads(path.read_text())
     if meta.get("format") != FORMAT:
-        raise MoRLoadError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        raise MoRLoadError(
+            f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}: not a mctd-mor model "
+            f"folder (model_type {meta.get('model_type')!r}: a model of another architecture)"
+        )
     return MoRConfig.from_dict(meta["config"])
 
 

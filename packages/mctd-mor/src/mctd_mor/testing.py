@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -53,3 +54,33 @@ def tiny_model(arch: str = "mor-ec", seed: int = 0, **kw: Any) -> MoRForCausalLM
     for p in model.parameters():  # larger weights than the training init: routes vary
         p.data.normal_(0, 0.3)
     return model.eval()
+
+
+STORIES = (
+    "Once upon a time, there was a little cat. The cat liked to play in the sun.",
+    "One day, a big dog came to the park. The dog was happy and ran fast.",
+    "Lily had a red ball. She threw it high and her friend caught it.",
+)
+
+
+def save_tiny_run(folder: Path, arch: str = "mor-ec", seed: int = 0) -> Path:
+    """A tiny random-weight model folder as the ``mor`` backend reads it: config, safetensors and
+    a byte-level BPE ``tokenizer.json`` (``<|endoftext|>`` id 0) trained on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from mctd_mor.io import save_model
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(STORIES), trainer)
+    model = tiny_model(arch, seed, vocab_size=tok.get_vocab_size(), max_seq_len=256)
+    save_model(model, folder)
+    (folder / "tokenizer.json").write_text(tok.to_str())
+    return folder
