@@ -115,12 +115,14 @@ def test_every_method_runs_on_latents(name: str) -> None:
         sample_shape=(2, 4, 4),
         num_steps=4,
         branch_every=2,
-        cond=torch.eye(10)[7:8],
+        cond=torch.zeros(1, 10),
+        guide_cond=torch.eye(10)[7:8],
     )
     run = run_method(name, problem, 48, lam=1.0, n_out=4, seed=0, parallel=4)
     assert run.samples.shape[1:] == (2, 4, 4) and run.nfe <= 48 + 8 * 4
     imgs = vae.from_latent(torch.from_numpy(run.samples))
     assert imgs.shape[1:] == (1, 8, 8) and np.isfinite(run.rewards).all()
+    assert run.flops > 0
 
 
 def _train(model: torch.nn.Module, loss, steps: int, lr: float) -> None:

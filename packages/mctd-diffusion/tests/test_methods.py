@@ -11,13 +11,13 @@ def _problem(task: Gmm2dTask) -> DenoisingProblem:
     return DenoisingProblem(net, s, task.reward(), sample_shape=(2,), num_steps=10, branch_every=5)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "cfg"])  # cfg needs a class
 def test_every_method_spends_about_the_budget(method: str) -> None:
     task = Gmm2dTask()
     run = run_method(method, _problem(task), 400, lam=1.0, n_out=16, seed=0, parallel=8)
     assert run.samples.shape[1:] == (2,) and 1 <= len(run.samples) <= 16
     assert len(run.rewards) == len(run.samples) and np.isfinite(run.best_reward)
-    if method in ("dts", "dts_star"):  # stops at the first iteration past the budget
+    if method in ("dts", "dts_star", "fast_mctd"):  # stops at the first iteration past it
         assert 400 <= run.nfe <= 400 + 8 * 10
     else:
         assert 400 - 2 * 10 < run.nfe <= 400

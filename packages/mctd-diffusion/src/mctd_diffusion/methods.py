@@ -11,15 +11,20 @@ returns up to ``n_out`` samples for distribution metrics plus the best reward it
 - ``importance``: the same N draws resampled with weights exp(lam r) (self-normalised IS).
 - ``smc``: K = nfe / steps particles with Feynman-Kac steering on the branch schedule.
 - ``guidance``: N = nfe / (2 steps) draws with reward-gradient guidance of scale lam.
+- ``cfg``: N = nfe / (2 steps) draws with classifier-free guidance toward the problem's
+  ``guide_cond`` at ``scale`` (two rows per element and step: 2 NFE).
+- ``fast_mctd``: the complexity-budget search of :mod:`mctd_diffusion.complexity` (UCT, K
+  leaves per iteration, rollouts at capacity min(1, budget / 2), committed steps at full).
 
-Every method is a function ``method(problem, nfe, *, lam, n_out, rng, parallel, **params) ->
-(states, best reward, tree or None)`` (``parallel``: leaves per iteration of the tree searches;
-the others draw their samples in one batch). ``METHODS`` maps names to them; :func:`run_method`
-runs one and measures it.
+Every method is a function ``method(problem, args, **params) -> (states, best reward, tree or
+None)``; ``args`` is a :class:`SampleArgs` (budget, tilt, samples wanted, generator, K: what
+every method shares). ``METHODS`` maps names to them; :func:`run_method` runs one and
+measures it (NFE, calls, FLOPs as run, wall time).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,12 +33,30 @@ from typing import Any
 import numpy as np
 from mctd_tree import Budget, Tree, dts, dts_star, sample_tree
 
+from mctd_diffusion.complexity import complexity_search
 from mctd_diffusion.problem import DenoisingProblem, DiffusionState
 from mctd_diffusion.sampling import ancestral, best_of_groups, importance_resample
 from mctd_diffusion.smc import smc
 
 Drawn = tuple[list[DiffusionState], float, Tree | None]  # samples, best reward, search tree
 Method = Callable[..., Drawn]
+
+
+@dataclass(frozen=True)
+class SampleArgs:
+    """What every sampler takes: the NFE budget, the tilt lam of p exp(lam r), the samples
+    wanted, the generator, and K (leaves per iteration of the tree searches; the others draw
+    their samples in one batch)."""
+
+    nfe: int
+    lam: float
+    n_out: int
+    rng: np.random.Generator
+    parallel: int = 32
+
+    def count(self, per_sample: int) -> int:
+        """How many samples of ``per_sample`` NFE the budget pays for (at least 1)."""
+        return max(self.nfe // per_sample, 1)
 
 
 @dataclass
@@ -47,16 +70,13 @@ class MethodRun:
     calls: int
     wall_time: float
     tree: Tree | None = None
+    flops: int = 0
 
 
 def sample_dts(
     problem: DenoisingProblem,
-    nfe: int,
+    a: SampleArgs,
     *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
     c_widen: float = 2.0,
     alpha: float = 0.8,
     select_lam: float | None = None,
@@ -64,102 +84,94 @@ def sample_dts(
     """A DTS tree built to the budget, then ``n_out`` descents of it."""
     res = dts(
         problem,
-        Budget(nfe=nfe),
+        Budget(nfe=a.nfe),
         select_lam=select_lam,
-        rng=rng,
-        lam=lam,
-        parallel=parallel,
+        rng=a.rng,
+        lam=a.lam,
+        parallel=a.parallel,
         c_widen=c_widen,
         alpha=alpha,
     )
     assert res.tree is not None
-    states = [res.tree.states[i] for i in sample_tree(res.tree, n_out, lam, rng)]
+    states = [res.tree.states[i] for i in sample_tree(res.tree, a.n_out, a.lam, a.rng)]
     return states, res.best_reward, res.tree
 
 
 def sample_dts_star(
-    problem: DenoisingProblem,
-    nfe: int,
-    *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
-    c_widen: float = 2.0,
-    alpha: float = 0.8,
+    problem: DenoisingProblem, a: SampleArgs, *, c_widen: float = 2.0, alpha: float = 0.8
 ) -> Drawn:
     """DTS* to the budget; the samples are its last ``n_out`` rollouts."""
     res = dts_star(
         problem,
-        Budget(nfe=nfe),
-        rng=rng,
-        lam=lam,
-        parallel=parallel,
+        Budget(nfe=a.nfe),
+        rng=a.rng,
+        lam=a.lam,
+        parallel=a.parallel,
         c_widen=c_widen,
         alpha=alpha,
     )
-    return [s for s, _ in res.samples[-n_out:]], res.best_reward, res.tree
+    return [s for s, _ in res.samples[-a.n_out :]], res.best_reward, res.tree
 
 
-def sample_best_of_n(
-    problem: DenoisingProblem,
-    nfe: int,
-    *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
-) -> Drawn:
+def sample_best_of_n(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     """N = nfe / steps prior draws; the best of each of up to ``n_out`` groups."""
-    draws, rewards = ancestral(problem, _count(nfe, problem.num_steps), rng)
-    idx = best_of_groups(rewards, -(-len(draws) // n_out))  # ceil: <= n_out groups
+    draws, rewards = ancestral(problem, a.count(problem.num_steps), a.rng)
+    idx = best_of_groups(rewards, -(-len(draws) // a.n_out))  # ceil: <= n_out groups
     return [draws[i] for i in idx], float(rewards.max()), None
 
 
-def sample_importance(
-    problem: DenoisingProblem,
-    nfe: int,
-    *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
-) -> Drawn:
+def sample_importance(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     """N = nfe / steps prior draws resampled with weights exp(lam r)."""
-    draws, rewards = ancestral(problem, _count(nfe, problem.num_steps), rng)
-    idx = importance_resample(rewards, lam, n_out, rng)
+    draws, rewards = ancestral(problem, a.count(problem.num_steps), a.rng)
+    idx = importance_resample(rewards, a.lam, a.n_out, a.rng)
     return [draws[i] for i in idx], float(rewards.max()), None
 
 
-def sample_smc(
-    problem: DenoisingProblem,
-    nfe: int,
-    *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
-) -> Drawn:
+def sample_smc(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     """SMC with K = nfe / steps particles; ``n_out`` of them drawn without replacement."""
-    out = smc(problem, _count(nfe, problem.num_steps), lam, rng)
+    out = smc(problem, a.count(problem.num_steps), a.lam, a.rng)
     k = len(out.samples)
-    idx = rng.choice(k, size=min(n_out, k), replace=False)
+    idx = a.rng.choice(k, size=min(a.n_out, k), replace=False)
     return [out.samples[i] for i in idx], float(out.rewards.max()), None
 
 
-def sample_guided(
-    problem: DenoisingProblem,
-    nfe: int,
-    *,
-    lam: float,
-    n_out: int,
-    rng: np.random.Generator,
-    parallel: int = 32,
-) -> Drawn:
+def sample_guided(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     """N = nfe / (2 steps) draws of the problem guided at scale ``lam``."""
-    guided = problem.with_guidance(lam)
-    draws, rewards = ancestral(guided, _count(nfe, 2 * problem.num_steps), rng)
-    return draws[:n_out], float(rewards.max()), None
+    guided = problem.with_guidance(a.lam)
+    draws, rewards = ancestral(guided, a.count(2 * problem.num_steps), a.rng)
+    return draws[: a.n_out], float(rewards.max()), None
+
+
+def sample_cfg(problem: DenoisingProblem, a: SampleArgs, *, scale: float = 2.0) -> Drawn:
+    """N = nfe / (2 steps) draws with classifier-free guidance toward ``guide_cond``."""
+    guided = problem.with_cfg(scale)
+    draws, rewards = ancestral(guided, a.count(2 * problem.num_steps), a.rng)
+    return draws[: a.n_out], float(rewards.max()), None
+
+
+def sample_fast_mctd(
+    problem: DenoisingProblem,
+    a: SampleArgs,
+    *,
+    complexity: float = 1.0,
+    c: float = math.sqrt(2.0),
+    c_widen: float = 1.0,
+    alpha: float = 0.5,
+    by_noise: bool = False,
+) -> Drawn:
+    """The complexity-budget search (``mctd_diffusion.complexity``) to the NFE budget."""
+    return complexity_search(
+        problem,
+        a.nfe,
+        budget=complexity,
+        n_out=a.n_out,
+        rng=a.rng,
+        parallel=a.parallel,
+        c=c,
+        c_widen=c_widen,
+        alpha=alpha,
+        by_noise=by_noise,
+    )
 
 
 METHODS: dict[str, Method] = {
@@ -169,6 +181,8 @@ METHODS: dict[str, Method] = {
     "importance": sample_importance,
     "smc": sample_smc,
     "guidance": sample_guided,
+    "cfg": sample_cfg,
+    "fast_mctd": sample_fast_mctd,
 }
 
 
@@ -190,17 +204,11 @@ def run_method(
         method = METHODS[method]
     if nfe < 1 or n_out < 1:
         raise ValueError(f"nfe and n_out must be >= 1, got {nfe}, {n_out}")
-    start, t0 = problem.counters.snapshot(), time.perf_counter()
-    rng = np.random.default_rng(seed)
-    states, best, tree = method(
-        problem, nfe, lam=lam, n_out=n_out, rng=rng, parallel=parallel, **params
-    )
+    start, flops0, t0 = problem.counters.snapshot(), problem.flops, time.perf_counter()
+    args = SampleArgs(nfe, lam, n_out, np.random.default_rng(seed), parallel)
+    states, best, tree = method(problem, args, **params)
     used = problem.counters.since(start)
     x = problem.to_array(states)
-    return MethodRun(
-        x, problem.rewards(states), best, used.nfe, used.calls, time.perf_counter() - t0, tree
-    )
-
-
-def _count(nfe: int, per_sample: int) -> int:
-    return max(nfe // per_sample, 1)
+    rewards = problem.rewards(states)
+    wall = time.perf_counter() - t0
+    return MethodRun(x, rewards, best, used.nfe, used.calls, wall, tree, problem.flops - flops0)

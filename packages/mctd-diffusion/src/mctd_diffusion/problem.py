@@ -5,7 +5,10 @@ A node is one batch element's partially denoised x_t and the number of inference
 ``branch_every`` steps of a stochastic scheduler (DDPM, or DDIM with eta > 0), so the tree branches
 on a coarse schedule. All methods are batched: every denoising step is one network call for all
 states together, whatever their timesteps. NFE = network evaluations per batch element (a guided
-call counts 2: forward and backward); calls = sequential batched network calls.
+call counts 2: forward and backward; a classifier-free-guided call 2: conditional and "no class"
+rows); calls = sequential batched network calls; ``flops`` = the denoiser's FLOPs as run
+(``compute.FlopMeter``; a reward-guided call counts its backward as 2x the forward, the usual
+estimate; the reward network's own work is not counted, as for NFE).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from mctd_tree import Child, Counters, Rollout
 from mctd_tree.errors import UserError
 from torch import nn
 
+from mctd_diffusion.compute import ClassifierFreeGuidance, FlopMeter
 from mctd_diffusion.guidance import TorchReward, guided_step
 from mctd_diffusion.schedulers import DDIMScheduler, Scheduler, SchedulerOutput
 
@@ -49,6 +53,7 @@ class DenoisingProblem:
         guidance_scale: float = 0.0,
         guidance_max_norm: float | None = 10.0,
         cond: torch.Tensor | None = None,
+        guide_cond: torch.Tensor | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if num_steps < 1 or branch_every < 1:
@@ -64,11 +69,12 @@ class DenoisingProblem:
             branch_every,
         )
         self.guidance_scale, self.guidance_max_norm = guidance_scale, guidance_max_norm
-        self.cond, self.device = cond, torch.device(device)
+        self.cond, self.guide_cond, self.device = cond, guide_cond, torch.device(device)
         scheduler.set_timesteps(num_steps)
         ts = scheduler.timesteps.tolist()
         self._t = np.array([*ts, -1], dtype=np.int64)  # timestep before step i; -1 = clean
         self.counters = Counters()
+        self._flops = [0]  # shared with with_guidance / with_cfg copies, like the counters
         self._next_action = 0
         self._check_model()
 
@@ -77,6 +83,25 @@ class DenoisingProblem:
         guided = copy.copy(self)
         guided.guidance_scale = scale
         return guided
+
+    def with_cfg(self, scale: float) -> DenoisingProblem:
+        """The same problem sampled with classifier-free guidance toward ``guide_cond`` at
+        ``scale`` (``cond`` stays the "no class" input); 2 NFE per element and step. Shares the
+        counters and the FLOP count."""
+        if self.guide_cond is None:
+            raise UserError(
+                "classifier-free guidance needs a class to steer toward: build the problem with "
+                "guide_cond (e.g. the target class one-hot) and a class-conditional model"
+            )
+        guided = copy.copy(self)
+        guided.model = ClassifierFreeGuidance(self.model, self.guide_cond, scale)
+        guided._check_model()
+        return guided
+
+    @property
+    def flops(self) -> int:
+        """The denoiser FLOPs this problem (and its guided copies) ran so far."""
+        return self._flops[0]
 
     # --- protocol ---------------------------------------------------------------------------
     def root(self) -> DiffusionState:
@@ -109,6 +134,16 @@ class DenoisingProblem:
     def next_branch(self, step: int) -> int:
         """The next branch point after ``step``: a multiple of ``branch_every`` or the end."""
         return min((step // self.branch_every + 1) * self.branch_every, self.num_steps)
+
+    def timestep(self, step: int) -> int:
+        """The timestep a state that has taken ``step`` steps is at (-1 = clean)."""
+        return int(self._t[step])
+
+    def advance(
+        self, states: Sequence[DiffusionState], targets: Sequence[int], rng: np.random.Generator
+    ) -> list[Child]:
+        """Denoise each state up to its target step (one batched network call per step)."""
+        return self._advance(states, targets, rng)
 
     def rewards(self, states: Sequence[DiffusionState]) -> np.ndarray:
         """r(x_0) of terminal states, batched (reward calls are not counted as NFE)."""
@@ -152,6 +187,8 @@ class DenoisingProblem:
             raise ValueError(
                 f"model maps {tuple(x.shape)} to {tuple(out.shape)}; shapes must match"
             )
+        t = torch.full((1,), int(self._t[0]), device=self.device)
+        self._meter = FlopMeter(self.model, x, t, self._cond(1))
 
     def _cond(self, n: int) -> torch.Tensor | None:
         return None if self.cond is None else self.cond.expand(n, *self.cond.shape[1:])
@@ -202,9 +239,11 @@ class DenoisingProblem:
         p = torch.from_numpy(self._t[step + 1]).to(self.device)
         z = torch.from_numpy(noise).to(self.device)
         self.counters.calls += 1
+        evals = int(getattr(self.model, "evals_per_call", 1))
+        mark = self._meter.mark()
         if self.guidance_scale:
-            self.counters.nfe += 2 * len(x)
-            return guided_step(
+            self.counters.nfe += 2 * evals * len(x)
+            out = guided_step(
                 self.model,
                 self.scheduler,
                 xt,
@@ -216,9 +255,12 @@ class DenoisingProblem:
                 noise=z,
                 max_grad_norm=self.guidance_max_norm,
             )
-        self.counters.nfe += len(x)
+            self._flops[0] += 3 * self._meter.since(mark, len(x))  # backward ~ 2x forward
+            return out
+        self.counters.nfe += evals * len(x)
         with torch.no_grad():
             pred = self.model(xt, t, self._cond(len(x)))
+            self._flops[0] += self._meter.since(mark, len(x))
             return self.scheduler.step(pred, t, xt, prev_timestep=p, noise=z)
 
     def _fresh_action(self) -> int:

@@ -47,7 +47,8 @@ def mean_pairwise_distance(f: np.ndarray) -> float:
 def score_latents(
     z: np.ndarray, vae: VAE, classifier: nn.Module, target: int, real: torch.Tensor
 ) -> dict[str, float]:
-    """Metrics of latents z (n, C, h, w) for target class c; ``real``: real images of class c."""
+    """Metrics of latents z (n, C, h, w) for target class c; ``real``: real images of class c.
+    The Frechet distance is NaN (undefined) for fewer than two samples."""
     check_class(target)
     classifier.eval()
     x = vae.from_latent(torch.as_tensor(z, dtype=torch.float32))
@@ -59,5 +60,5 @@ def score_latents(
         "target_rate": float((logits.argmax(1) == target).double().mean()),
         "mean_reward": float(logp.double().mean()),
         "diversity": mean_pairwise_distance(feats),
-        "frechet": frechet_distance(feats, real_feats),
+        "frechet": frechet_distance(feats, real_feats) if len(feats) >= 2 else float("nan"),
     }
