@@ -1,4 +1,5 @@
-"""Language-model backends: ``torch`` (default), ``mlx`` (optional extra) and ``toy``.
+"""Language-model backends: ``torch`` (default), ``mlx`` (optional extra), ``toy`` and
+``thought`` (a masked-diffusion LM run of ``mctd-train thought``, see ``mctd_eval.dlm``).
 
 ``toy`` is mctd-tree's numpy trigram model over letters: no weights, instant, for smoke tests of
 the pipeline only (its text is letters, so forecast and arith never succeed on it).
@@ -17,7 +18,7 @@ from mctd_tree.errors import UserError
 from mctd_tree.problems.toy_lm import ToyLM
 from mctd_tree.protocols import LanguageModel
 
-BACKENDS = ("torch", "mlx", "toy")
+BACKENDS = ("torch", "mlx", "toy", "thought")
 
 
 class MissingBackendError(UserError, RuntimeError):
@@ -42,6 +43,10 @@ def load_lm(
         if model not in ("default", "toy"):
             raise ValueError(f"the toy backend has one model, 'default'; got {model!r}")
         return CachedToyLM(27, seed=0, max_context=4096)
+    if backend == "thought":  # a masked-diffusion LM of mctd-thought (mctd_eval.dlm)
+        from mctd_eval.dlm import load_thought_lm
+
+        return load_thought_lm(model)  # type: ignore[return-value]
     if backend == "torch":
         torch = importlib.import_module("torch")
         if threads:

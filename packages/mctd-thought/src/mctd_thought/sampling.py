@@ -191,6 +191,7 @@ class Decoder:
             commit = cand & (above | (rank == 0))
         new = torch.where(commit, x0, x)
         self.stats.tokens += int(commit.sum())
+        self.last_commit = (commit, logq)  # which positions this step committed, their log q
         return new, (logq * commit).sum(-1)
 
     def _allowed(self, x: Tensor) -> Tensor:

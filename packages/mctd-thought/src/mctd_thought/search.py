@@ -10,7 +10,8 @@ end and scores the decoded answer with ``reward``. An edge's log-prior is log q 
 commits (q = softmax(logits / T)). Action ids intern the child state, so two draws that commit
 the same tokens are the same child.
 
-Counters count every forward (positions computed, and calls), rollouts included.
+Counters count every forward (positions computed, and calls), rollouts included; pass
+``counters`` to share a model's counters with a harness.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class UnmaskProblem:
         temperature: float = 1.0,
         stack: ThoughtStack | None = None,
         eos_id: int | None = None,
+        stop: Sequence[str] = (),
+        counters: Counters | None = None,
     ) -> None:
         prompt = tuple(int(t) for t in prompt_ids)
         if not prompt:
@@ -65,7 +68,8 @@ class UnmaskProblem:
         self.model, self.prompt, self.reward, self.decode = model, prompt, reward, decode
         self.answer_len, self.per_step, self.temperature = answer_len, per_step, temperature
         self.stack, self.eos_id = stack, eos_id
-        self.counters = Counters()
+        self.stop = (stop,) if isinstance(stop, str) else tuple(stop)
+        self.counters = counters if counters is not None else Counters()
         self._ids: dict[State, int] = {}
         self._states: list[State] = []
 
@@ -101,11 +105,20 @@ class UnmaskProblem:
         return tuple(int(v) for v in row[len(self.prompt) :])
 
     def text(self, state: State) -> str:
-        """The decoded answer, cut at the first EOS (masks dropped)."""
+        """The decoded answer, cut at the first EOS and before the first stop string (masks
+        dropped)."""
         toks = [t for t in state if t != self.model.mask_id]
         if self.eos_id is not None and self.eos_id in toks:
             toks = toks[: toks.index(self.eos_id)]
-        return self.decode(toks)
+        text = self.decode(toks)
+        for s in self.stop:
+            at = text.find(s)
+            text = text[:at] if at >= 0 else text
+        return text
+
+    def completion_text(self, state: State) -> str:
+        """`text` (the name `TokenSearchProblem` uses, so harnesses read both alike)."""
+        return self.text(state)
 
     # ------------------------------------------------------------------ protocol
     @property
