@@ -1,6 +1,7 @@
 """Language-model backends, by name: every backend registered in the ``mctd.lm_backends``
 entry-point group (`mctd_tree.lm.backends`): ``torch`` (default), ``mlx`` (optional extra),
-``mor`` (a ``mctd-train mor`` run: ``--model DIR``) and the built-in ``toy``.
+``mor`` (a ``mctd-train mor`` run: ``--model DIR``), ``thought`` (a masked-diffusion LM run of
+``mctd-train thought``, registered by this app: `mctd_eval.dlm`) and the built-in ``toy``.
 
 ``toy`` is mctd-tree's numpy trigram model over letters: no weights, instant, for smoke tests of
 the pipeline only (its text is letters, so forecast and arith never succeed on it).

@@ -85,6 +85,11 @@ class CellRunner:
             top_p=self.cfg.top_p,
             stop=task.stop(),
         )
+        if hasattr(lm, "search_problem"):  # a masked-diffusion LM searches over unmasking
+            problem = lm.search_problem(
+                prompt, reward, max_new_tokens=problem.max_new_tokens, stop=problem.stop,
+                temperature=self.cfg.temperature,
+            )  # fmt: skip
         params = self.cfg.method_params.get(cell.method) or method.resolve(None)
         budget = None if cell.budget is None else Budget(nfe=int(cell.budget))
         c1, t0, f1 = lm.counters.snapshot(), time.perf_counter(), flops_total(lm)

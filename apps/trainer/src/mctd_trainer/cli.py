@@ -1,5 +1,5 @@
-"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``, ``vae``, ``unet``,
-``classifier``) and ``corpus``.
+"""``mctd-train``: one subcommand per model (``gmm2d``, ``maze``, ``mor``, ``thought``, ``vae``,
+``unet``, ``classifier``) and ``corpus``.
 
 Errors: a `mctd_tree.errors.UserError` (bad option, foreign or locked run directory, corrupt
 checkpoint, diverged training) is one line and exit 2; anything else is a bug: exit 70, with the
@@ -23,12 +23,14 @@ from mctd_trainer.guard import check_steps as _check_steps
 from mctd_trainer.guard import errors as _errors
 from mctd_trainer.mor_cli import mor
 from mctd_trainer.rundir import load_config, locked, new_run_dir
+from mctd_trainer.thought_cli import thought
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 
 app.command()(corpus)
 app.command()(mor)
+app.command()(thought)
 app.command()(vae)
 app.command()(unet)
 app.command()(classifier)

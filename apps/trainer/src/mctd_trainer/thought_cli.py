@@ -1,0 +1,96 @@
+"""``mctd-train thought``: masked-diffusion LMs with or without the thought stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def thought(
+    arch: Annotated[str, typer.Option(help="thought (with the stack) or baseline.")] = "thought",
+    d_model: Annotated[int, typer.Option(min=8)] = 128,
+    heads: Annotated[int, typer.Option(min=1)] = 4,
+    d_ff: Annotated[int, typer.Option(min=8)] = 344,
+    layers: Annotated[int, typer.Option(min=1)] = 4,
+    slots: Annotated[int, typer.Option(min=1, help="Thoughts kept on the stack (S).")] = 4,
+    height: Annotated[int, typer.Option(min=1, help="Rows of a thought (H).")] = 4,
+    width: Annotated[int, typer.Option(min=1, help="Columns of a thought (W).")] = 4,
+    d_thought: Annotated[int, typer.Option(min=1, help="Width of one cell.")] = 64,
+    eviction: Annotated[str, typer.Option(help="learned (writer's score) or recency.")] = "learned",
+    seg_len: Annotated[int, typer.Option(min=2, help="Tokens per segment.")] = 64,
+    n_seg: Annotated[int, typer.Option(min=1, help="Consecutive segments per example.")] = 3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    steps: Annotated[int, typer.Option(min=1)] = 1000,
+    lr: Annotated[float, typer.Option(min=0.0)] = 3e-3,
+    warmup: Annotated[int, typer.Option(min=1)] = 50,
+    cooldown: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cool-down fraction.")] = 0.2,
+    seed: Annotated[int, typer.Option()] = 0,
+    ckpt_every: Annotated[int, typer.Option(min=1)] = 100,
+    val_samples: Annotated[int, typer.Option(min=1, help="(t, mask) draws per val window.")] = 4,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Corpus folder (default: cache, else the shipped one).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="HF dataset instead, e.g. roneneldan/TinyStories.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run dir (default runs/<time>-thought-ARCH).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    threads: Annotated[int, typer.Option(min=0)] = 1,
+) -> None:
+    """Train a masked-diffusion LM (MDLM objective) with or without the thought stack."""
+    from mctd_tree.errors import UserError, user_errors
+
+    from mctd_trainer import checkpoints
+    from mctd_trainer.guard import check_out, errors
+    from mctd_trainer.rundir import locked, new_run_dir
+    from mctd_trainer.thought import ThoughtTrainConfig, check_resume, train_thought
+
+    where: list[Path] = []
+    with errors("mctd-train thought", where):
+        check_out(out, resume)
+        with user_errors():  # validation: a ValueError here is bad input
+            cfg = ThoughtTrainConfig(
+                arch=arch,
+                d_model=d_model,
+                n_heads=heads,
+                d_ff=d_ff,
+                n_layers=layers,
+                slots=slots,
+                height=height,
+                width=width,
+                d_thought=d_thought,
+                eviction=eviction,
+                seg_len=seg_len,
+                n_seg=n_seg,
+                batch_size=batch_size,
+                steps=steps,
+                lr=lr,
+                warmup=warmup,
+                cooldown_frac=cooldown,
+                seed=seed,
+                ckpt_every=ckpt_every,
+                val_samples=val_samples,
+                corpus=str(corpus) if corpus else None,
+                dataset=dataset,
+            )
+            from mctd_trainer.thought import model_config
+
+            model_config(cfg, 2048)  # checks sizes (heads, eviction) before the run dir exists
+        run_dir = out or new_run_dir(f"thought-{arch}")
+        with locked(run_dir, "mctd-train thought"):
+            where.append(run_dir)
+            if resume:
+                cfg = check_resume(run_dir, cfg)
+            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
+                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            m = train_thought(cfg, run_dir, resume=resume, threads=threads)
+    ctx = f", {m['val_bound_ctx']:.4f} on segments with a context" if "val_bound_ctx" in m else ""
+    typer.echo(
+        f"{m['arch']}: val NLL bound {m['val_bound']:.4f} nats/token{ctx} after {m['steps']} "
+        f"steps, {m['params']} params"
+    )
+    typer.echo(f"run directory: {run_dir}")

@@ -1,0 +1,38 @@
+"""mctd-thought: a masked-diffusion LM with a persistent thought stack, its samplers, and search
+over unmasking."""
+
+from mctd_thought.config import ARCHS, ThoughtConfig
+from mctd_thought.io import ThoughtLoadError, load_config, load_model, save_model
+from mctd_thought.layers import KVCache
+from mctd_thought.loss import LossOut, mdlm_loss, nll_bound, segment_loss, split_segments
+from mctd_thought.model import MaskedDiffusionLM
+from mctd_thought.sampling import DecodeConfig, Decoder, DecodeStats, Generated, generate
+from mctd_thought.search import KeywordReward, UnmaskProblem
+from mctd_thought.stack import ThoughtStack, ThoughtWriter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARCHS",
+    "DecodeConfig",
+    "DecodeStats",
+    "Decoder",
+    "Generated",
+    "KVCache",
+    "KeywordReward",
+    "LossOut",
+    "MaskedDiffusionLM",
+    "ThoughtConfig",
+    "ThoughtLoadError",
+    "ThoughtStack",
+    "ThoughtWriter",
+    "UnmaskProblem",
+    "generate",
+    "load_config",
+    "load_model",
+    "mdlm_loss",
+    "nll_bound",
+    "save_model",
+    "segment_loss",
+    "split_segments",
+]
