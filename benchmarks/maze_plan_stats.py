@@ -1,18 +1,24 @@
-"""Jump statistics of unguided Diffusion Forcing plans: why the value function rejects them.
+"""Plan statistics of Diffusion Forcing planners: why the value function rejects their plans.
 
-For a trained planner (``mctd-train maze`` or ``benchmarks/maze_mctd.py`` folder), samples
-``--plans`` unguided pyramid plans per task of its maze and prints, averaged over tasks: the jump
-from the start to the first state, the mean jump across token boundaries and inside tokens (data:
-at most 0.28 per env step), jumps over the value's warp threshold per plan (1.0 dense, 2.0
-sparse), the share of plans with a state in a wall, and the share rejected.
+For trained planners (``mctd-train maze`` folders; the first is the baseline the ratios are
+taken against), samples ``--plans`` pyramid plans per task of the maze and prints, averaged over
+the 5 tasks: the jump from the start to the first state (0 with start inpainting), the mean jump
+across token boundaries and inside tokens (data: at most 0.28 per env step), jumps over the
+value's warp threshold per plan (1.0 dense, 2.0 sparse), the share of plans with a state in a
+wall, the share passing the value check (no warp, no wall state), and the share that pass and
+reach the goal (value > 0: the signal MCTD's search needs). ``--gains`` repeats the sampling
+guided at ``--scale`` with each guidance gain (the unit of MCTD's guidance levels), which is
+how the gain is calibrated. Rows go to ``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
-        benchmarks/results/maze/medium-dense-v
+        runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
+        [--plans 8] [--gains 0 1 2 5 10 --scale 1]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,17 +26,22 @@ from mctd_diffusion.maze.maps import TASKS, MazeMap, cell_to_xy
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 from mctd_diffusion.maze.value import in_wall, score_plans
 from mctd_trainer.maze import load_planner
+from mctd_tree.files import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAMES = ("start jump", "boundary jump", "in-token jump", "over-warp jumps/plan", "wall plans",
+         "pass value check", "pass and reach")  # fmt: skip
 
 
-def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int) -> np.ndarray:
+def task_stats(
+    den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int, scale: float
+) -> np.ndarray:
+    """The statistics of ``NAMES`` over ``n`` pyramid plans of one task at guidance ``scale``."""
     cfg = den.cfg
     x = den.noise(n, np.random.default_rng(seed))
-    st, gl = (
-        torch.from_numpy(den.codec.normalise(np.tile(p, (n, 1)).astype(np.float32)))
-        for p in (start, goal)
-    )
+    st, gl = den.endpoints(start, goal, n)
     rows = torch.zeros(n, dtype=torch.long)
-    x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.zeros(n))
+    x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.full((n,), scale))
     plans = den.decode(x, start)
     jumps = np.linalg.norm(
         np.diff(np.concatenate([np.tile(start, (n, 1, 1)), plans], 1), axis=1), axis=-1
@@ -38,50 +49,67 @@ def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int)
     k = cfg.token_size
     boundary = jumps[:, k::k]
     inner = np.delete(jumps, np.r_[0, k::k], axis=1)
-    warp = 1.0 if cfg.every == 1 else 2.0
+    warp = den.default_warp()
     score = score_plans(maze, plans, start, goal, cfg.every, warp)
     return np.array(
         [
             jumps[:, 0].mean(),
-            boundary.mean(),
+            boundary.mean() if boundary.size else 0.0,
             inner.mean(),
             (jumps > warp).sum(1).mean(),
             in_wall(maze, plans).any(1).mean(),
-            score.rejected.mean(),
+            1 - score.rejected.mean(),
+            (score.value > 0).mean(),
         ]
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "planner", help="planner folder of mctd-train maze (or legacy planner.safetensors)"
-    )
-    ap.add_argument("--plans", type=int, default=8, help="plans per task")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    model, cfg, step = load_planner(args.planner)
-    den = PlanDenoiser(model, cfg)
-    maze = MazeMap.load(cfg.maze)
-    stats = np.mean(
+def planner_stats(den: PlanDenoiser, plans: int, scale: float) -> np.ndarray:
+    """Mean of :func:`task_stats` over the maze's 5 tasks (task i sampled with seed i)."""
+    maze = MazeMap.load(den.cfg.maze)
+    return np.mean(
         [
             task_stats(
                 den,
                 maze,
                 cell_to_xy(np.array(s, float)),
                 cell_to_xy(np.array(g, float)),
-                args.plans,
+                plans,
                 seed,
+                scale,
             )
-            for seed, (s, g) in enumerate(TASKS[cfg.maze])
+            for seed, (s, g) in enumerate(TASKS[den.cfg.maze])
         ],
         axis=0,
     )
-    names = ("start jump", "boundary jump", "in-token jump", "over-warp jumps/plan",
-             "wall plans", "rejected")  # fmt: skip
-    print(f"{args.planner} (step {step}, every={cfg.every}):")
-    for name, v in zip(names, stats, strict=True):
-        print(f"  {name:>22}: {v:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("planners", nargs="+", help="planner folders (the first is the baseline)")
+    ap.add_argument("--plans", type=int, default=8, help="plans per task")
+    ap.add_argument("--gains", type=float, nargs="*", default=[], help="guidance gains to try")
+    ap.add_argument("--scale", type=float, default=1.0, help="guidance scale with --gains")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rows, base = [], None
+    for folder in args.planners:
+        model, cfg, step = load_planner(folder)
+        for gain in [0.0, *args.gains]:
+            den = PlanDenoiser(model, cfg, guidance_gain=gain or 1.0)
+            stats = planner_stats(den, args.plans, args.scale if gain else 0.0)
+            base = stats if base is None else base
+            label = "unguided" if not gain else f"gain {gain:g}, scale {args.scale:g}"
+            print(f"{folder} (step {step}, every={cfg.every}, {label}):")
+            for name, v, b in zip(NAMES, stats, base, strict=True):
+                ratio = f"  (x{v / b:.2f} of the baseline)" if b > 0 and not gain else ""
+                print(f"  {name:>22}: {v:.3f}{ratio}")
+            rows.append(
+                {"planner": folder, "step": step, "gain": gain, "scale": args.scale if gain else 0}
+                | dict(zip(NAMES, map(float, stats), strict=True))
+            )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json(RESULTS / "maze_plan_stats.json", rows)
 
 
 if __name__ == "__main__":

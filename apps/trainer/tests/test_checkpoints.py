@@ -97,3 +97,20 @@ def test_huge_lr_diverges_with_a_clear_message_and_no_eval_json(tmp_path: Path) 
     assert not (tmp_path / "r" / "eval.json").exists()
     for p in checkpoints.list_checkpoints(tmp_path / "r" / "checkpoints"):
         assert all(torch.isfinite(v).all() for v in checkpoints.load(p).tensors.values())
+
+
+def test_latest_step_reads_only_the_header(tmp_path: Path, monkeypatch) -> None:
+    """The step before a resume comes from the newest header, without loading the tensors (the
+    resume's loop verifies the checkpoint once); an unreadable file falls back."""
+    assert checkpoints.latest_step(tmp_path / "none") == 0
+    for step in (10, 20, 30):
+        checkpoints.save(tmp_path, step, _tensors(float(step)), {"job": "x"})
+
+    def no_load(*a, **k):
+        raise AssertionError("latest_step loaded the tensors")
+
+    monkeypatch.setattr(checkpoints, "load_file", no_load)
+    assert checkpoints.latest_step(tmp_path) == 30
+    newest = checkpoints.list_checkpoints(tmp_path)[-1]
+    newest.write_bytes(newest.read_bytes()[:5])  # not even a header
+    assert checkpoints.latest_step(tmp_path) == 20

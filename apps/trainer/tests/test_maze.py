@@ -82,3 +82,28 @@ def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> No
     assert res.exit_code != 0 and "exclude each other" in _text(res.output)
     res = runner.invoke(app, [*common, "--loss-weight", "eps", "--out", str(tmp_path / "bad")])
     assert res.exit_code != 0 and "unknown loss weight 'eps'" in _text(res.output)
+
+
+def test_maze_unet_inpainting_and_token_size_options(tmp_path: Path) -> None:
+    """--net unet / --inpaint / --token-size / --lr reach the saved arch and training; the
+    planner loads back as a U-Net whose plans start at the start; bad values are refused."""
+    runner = CliRunner()
+    run = tmp_path / "unet"
+    opts = ["--net", "unet", "--d-model", "8", "--unet-levels", "2", "--inpaint", "start"]
+    res = runner.invoke(
+        app,
+        ["maze", "--sparse", *opts, "--token-size", "5", "--lr", "5e-4", "--steps", "1", "--out",
+         str(run)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    model, arch, step = load_planner(run)
+    assert (arch.net, arch.inpaint, arch.token_size, arch.neighbour) == ("unet", "start", 5, False)
+    assert load_config(run)["training"]["lr"] == 5e-4 and step == 1
+    assert type(model.net).__name__ == "UNet1D"
+    for bad, why in (
+        (["--net", "mlp"], "unknown planner net 'mlp'"),
+        (["--inpaint", "goal"], "unknown inpaint 'goal'"),
+        (["--token-size", "3"], "do not split into tokens of 3"),
+    ):
+        res = runner.invoke(app, ["maze", "--sparse", *bad, "--out", str(tmp_path / "bad")])
+        assert res.exit_code != 0 and why in _text(res.output), res.output

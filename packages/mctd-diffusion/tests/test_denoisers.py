@@ -55,7 +55,35 @@ def test_shape_mismatch_errors() -> None:
         tr(torch.zeros(4, 2), 0)
     with pytest.raises(ValueError, match="max_len"):
         tr(torch.zeros(1, 9, 4), 0)
-    with pytest.raises(ValueError, match="divisible"):
-        unet(torch.zeros(1, 7, 4), 0)
+    with pytest.raises(ValueError, match=r"\(B, L, D\)"):
+        unet(torch.zeros(1, 7, 5), 0)
     with pytest.raises(ValueError, match="unconditional"):
         MLPDenoiser(2)(torch.zeros(1, 2), 0, torch.zeros(1, 1))
+
+
+@pytest.mark.parametrize("length", [1, 3, 7, 8, 13, 51])
+def test_unet_any_length(length: int) -> None:
+    """Lengths that do not divide by 2^(levels - 1) are padded and cropped back."""
+    torch.manual_seed(0)
+    unet = UNet1D(6, channels=(8, 16, 32), emb_dim=8)
+    x = torch.randn(2, length, 6)
+    out = unet(x, torch.randint(0, 1000, (2, length)))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_unet_respects_per_token_levels() -> None:
+    """Per-token levels are not a global level: all tokens at t equal the scalar t, and moving
+    one token's level changes the output most around that token (GroupNorm's statistics carry a
+    smaller change everywhere)."""
+    torch.manual_seed(0)
+    unet = UNet1D(4, channels=(8, 16), emb_dim=8, kernel_size=3).eval()
+    x = torch.randn(1, 64, 4)
+    t = torch.full((1, 64), 500)
+    with torch.no_grad():
+        assert torch.allclose(unet(x, t), unet(x, 500), atol=1e-6)
+        for j in (10, 33):
+            t2 = t.clone()
+            t2[0, j] = 0
+            diff = (unet(x, t2) - unet(x, t)).abs().sum(-1)[0]
+            assert abs(int(diff.argmax()) - j) <= 4
+            assert diff[j - 2 : j + 3].mean() > 2 * diff.mean()

@@ -134,3 +134,70 @@ def test_transition_is_the_guided_ddim_step():
     torch.testing.assert_close(out, expect, atol=1e-5, rtol=1e-5)
     assert moving.any() and (~moving).any()
     assert torch.equal(out[~moving.expand_as(out)], x[~moving.expand_as(x)])
+
+
+@pytest.mark.parametrize("net", ["transformer", "unet"])
+@pytest.mark.parametrize("relative", [False, True])
+def test_inpainting_keeps_the_start_exactly(net, relative):
+    """Every planner's plans start at the start state itself (state 0 written at every step),
+    and with "start_goal" end at the goal."""
+    kw = {"net": net, "relative": relative}
+    den = _den(inpaint="start", **kw)
+    start_u, goal_u = den.endpoints(START, GOAL, 1)
+    for fn in (PL.plan_df, PL.plan_diffuser):
+        res = fn(den, MAZE, START, GOAL, seed=3, scale=1.0)
+        assert np.allclose(res.info["candidates"][0][0], START, atol=1e-5)
+    res = PL.plan_mctd(den, MAZE, START, GOAL, seed=1, budget=6, parallel=3)
+    assert all(np.allclose(c[0], START, atol=1e-5) for c in res.info["candidates"])
+    x = den.advance(
+        den.noise(2, np.random.default_rng(0)),
+        *den.endpoints(START, GOAL, 2),
+        torch.zeros(2, dtype=torch.long),
+        torch.full((2,), den.last_row),
+        torch.tensor([0.0, 2.0]),
+    )
+    first = den.codec.to_states(x)[:, 0]
+    assert torch.equal(first, (start_u - start_u if relative else start_u).expand(2, 2))
+    both = _den(inpaint="start_goal", **kw)
+    plans = np.array(PL.plan_df(both, MAZE, START, GOAL, seed=3).info["candidates"])
+    assert np.allclose(plans[:, 0], START, atol=1e-5) and np.allclose(plans[:, -1], GOAL, atol=1e-5)
+    assert not torch.equal(goal_u, start_u)
+
+
+def test_plans_without_inpainting_do_not_pin_the_start():
+    res = PL.plan_df(_den(), MAZE, START, GOAL, seed=3)
+    assert not np.allclose(res.info["candidates"][0][0], START, atol=1e-2)
+
+
+@pytest.mark.parametrize("net", ["transformer", "unet"])
+@pytest.mark.parametrize("token_size", [1, 2, 4, 5, 8, 10, 20, 40])
+def test_shapes_for_every_token_size(net, token_size):
+    cfg = PlannerArch(
+        token_size=token_size,
+        plan_steps=40,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        net=net,
+        unet_levels=2,
+        neighbour=net == "transformer",
+        inpaint="start",
+    )
+    model = build_model(cfg)
+    n = 40 // token_size
+    assert (cfg.n_tokens, cfg.token_dim) == (n, 2 * token_size)
+    x, t = torch.randn(3, n + 1, 2 * token_size), torch.randint(0, 1000, (3, n + 1))
+    assert model(x, t).shape == x.shape
+    den = PlanDenoiser(model, cfg, levels=2)
+    assert den.last_row == 2 + n - 1
+    res = PL.plan_df(den, MAZE, START, GOAL, seed=0, scale=0.0)
+    assert res.calls == den.last_row and res.info["candidates"][0].shape == (40, 2)
+
+
+def test_bad_planner_options_are_refused():
+    with pytest.raises(ValueError, match="net"):
+        PlannerArch(net="mlp")
+    with pytest.raises(ValueError, match="inpaint"):
+        PlannerArch(inpaint="goal")
+    with pytest.raises(ValueError, match="tokens of 3"):
+        _ = PlannerArch(token_size=3, plan_steps=40).n_tokens

@@ -103,6 +103,22 @@ def list_checkpoints(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def latest_step(directory: Path) -> int:
+    """The step recorded in the header of the newest checkpoint whose header reads (0: none),
+    without loading or verifying its tensors: for checks before a resume, whose loop then loads
+    and verifies the checkpoint once (a newest file whose tensors fail verification is skipped
+    there, so the run resumes from an earlier step than this one)."""
+    from safetensors import safe_open
+
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return int((f.metadata() or {})["step"])
+        except Exception as e:  # unreadable header or no step: as load_latest, try the previous
+            log.warning("checkpoint %s has no readable step (%s); trying the previous one", path, e)
+    return 0
+
+
 def load_latest(directory: Path) -> Checkpoint | None:
     """The newest checkpoint that verifies; bad ones are reported (logged) and skipped."""
     for path in reversed(list_checkpoints(directory)):

@@ -127,7 +127,9 @@ def maze(
     ckpt_every: Annotated[
         int, typer.Option(parser=int_option(1), help="Checkpoint (and log) every N.")
     ] = 250,
-    d_model: Annotated[int, typer.Option(parser=int_option(1), help="Transformer width.")] = 64,
+    d_model: Annotated[
+        int, typer.Option(parser=int_option(1), help="Transformer width (U-Net: base channels).")
+    ] = 64,
     layers: Annotated[int, typer.Option(parser=int_option(1), help="Transformer layers.")] = 4,
     heads: Annotated[
         int, typer.Option(parser=int_option(1), help="Attention heads (divide --d-model).")
@@ -148,6 +150,21 @@ def maze(
     init: Annotated[
         Path | None, typer.Option(help="Planner dir or file whose weights start a fresh run.")
     ] = None,
+    net: Annotated[
+        str, typer.Option(help="Denoiser: transformer, or unet (Diffuser's temporal U-Net).")
+    ] = "transformer",
+    token_size: Annotated[
+        int, typer.Option(parser=int_option(1), help="Plan states per token.")
+    ] = 10,
+    inpaint: Annotated[
+        str, typer.Option(help="Inpainted states: none, start, or start_goal (Diffuser-style).")
+    ] = "none",
+    lr: Annotated[
+        float, typer.Option(parser=float_option(), help="Peak learning rate (finite, > 0).")
+    ] = 2e-3,
+    unet_levels: Annotated[
+        int, typer.Option(parser=int_option(1), help="U-Net resolutions (channels d·2^i).")
+    ] = 3,
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
@@ -171,6 +188,11 @@ def maze(
                 relative=relative,
                 ema=ema,
                 anchor=anchor,
+                net=net,
+                token_size=token_size,
+                inpaint=inpaint,
+                lr=lr,
+                unet_levels=unet_levels,
             )
         run_dir = out or new_run_dir(f"maze-{maze}")
         with locked(run_dir, "mctd-train maze"):

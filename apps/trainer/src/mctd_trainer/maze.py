@@ -48,8 +48,15 @@ def planner_config(
     relative: bool = False,
     ema: float = 0.0,
     anchor: bool = False,
+    net: str = "transformer",
+    token_size: int = 10,
+    inpaint: str = "none",
+    lr: float = 2e-3,
+    unet_levels: int = 3,
 ) -> tuple[Any, Any]:
-    """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5)."""
+    """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5);
+    the transformer gets neighbour inputs, the U-Net (``net="unet"``, channels d_model·2^i)
+    sees its neighbours through its convolutions."""
     from mctd_diffusion.maze import MAZES, PlannerArch, PlannerTraining
 
     if maze not in MAZES:
@@ -60,23 +67,31 @@ def planner_config(
         raise UserError("--anchor and --relative exclude each other: anchors are absolute states")
     if not 0.0 <= ema < 1.0:
         raise UserError(f"ema decay must lie in [0, 1), got {ema}")
-    if d_model % n_heads:
+    if net == "transformer" and d_model % n_heads:
         raise UserError(f"--heads {n_heads} does not divide --d-model {d_model}")
-    arch = PlannerArch(
-        maze=maze,
-        every=5 if sparse else 1,
-        pos_scale=4.0,
-        neighbour=True,
-        d_model=d_model,
-        n_layers=n_layers,
-        n_heads=n_heads,
-        relative=relative,
-        anchor=anchor,
-    )
+    try:
+        arch = PlannerArch(
+            maze=maze,
+            every=5 if sparse else 1,
+            pos_scale=4.0,
+            neighbour=net == "transformer",
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            relative=relative,
+            anchor=anchor,
+            net=net,
+            token_size=token_size,
+            inpaint=inpaint,
+            unet_levels=unet_levels,
+        )
+        arch.n_tokens  # noqa: B018 (checks that the plan splits into tokens)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     training = PlannerTraining(
         steps=steps,
         batch_size=64,
-        lr=2e-3,
+        lr=lr,
         checkpoint_every=checkpoint_every,
         pyramid_frac=0.5,
         seed=seed,
@@ -118,9 +133,9 @@ def resume_config(run_dir: Path, steps: int | None) -> tuple[Any, Any]:
 
 
 def reached_step(run_dir: Path) -> int:
-    """The step of the newest good checkpoint in ``run_dir`` (0 when there is none)."""
-    ck = checkpoints.load_latest(run_dir / "checkpoints")
-    return ck.step if ck is not None else 0
+    """The step of the newest checkpoint in ``run_dir`` (0 when there is none), read from its
+    header: the resume that follows loads and verifies it once (:func:`checkpoints.latest_step`)."""
+    return checkpoints.latest_step(run_dir / "checkpoints")
 
 
 def train_maze(

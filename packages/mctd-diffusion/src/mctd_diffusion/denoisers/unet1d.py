@@ -1,4 +1,13 @@
-"""A 1-D temporal U-Net (Janner et al.'s Diffuser style) with per-token noise-level embeddings."""
+"""A 1-D temporal U-Net in the style of Diffuser (Janner et al., 2022), per-token noise levels.
+
+Diffuser's architecture: residual blocks of two Conv1d -> GroupNorm -> Mish layers with the
+timestep embedding added in between, two blocks per resolution, strided-conv downsampling and
+transposed-conv upsampling over time, skip connections, a final conv block and a 1x1 output conv.
+For Diffusion Forcing every position carries its own noise level: the embedding is (B, E, L), fed
+to each block through Mish + a 1x1 conv and average-pooled to each resolution, so a position's
+level reaches its own features first. Sequences of any length are padded (replicated at the end)
+to a multiple of 2^(levels - 1) (at least 2^levels) and the output is cropped back.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +20,36 @@ from mctd_diffusion.denoisers._checks import check_cond, per_token_t
 from mctd_diffusion.embeddings import NoiseLevelEmbedding
 
 
-class _ResBlock(nn.Module):
-    """Two conv-norm-SiLU layers; the per-position embedding e (B, E, L) is added in between."""
+class _ConvBlock(nn.Sequential):
+    """Conv1d -> GroupNorm -> Mish (Diffuser's ``Conv1dBlock``)."""
 
-    def __init__(self, c_in: int, c_out: int, emb: int) -> None:
+    def __init__(self, c_in: int, c_out: int, k: int) -> None:
+        super().__init__(
+            nn.Conv1d(c_in, c_out, k, padding=k // 2),
+            nn.GroupNorm(_groups(c_out), c_out),
+            nn.Mish(),
+        )
+
+
+class _ResBlock(nn.Module):
+    """block1(block0(h) + W e) + skip(h): Diffuser's ``ResidualTemporalBlock`` with a per-position
+    embedding e (B, E, L)."""
+
+    def __init__(self, c_in: int, c_out: int, emb: int, k: int) -> None:
         super().__init__()
-        self.conv1, self.conv2 = (
-            nn.Conv1d(c_in, c_out, 3, padding=1),
-            nn.Conv1d(c_out, c_out, 3, padding=1),
-        )
-        self.norm1, self.norm2 = (
-            nn.GroupNorm(_groups(c_out), c_out),
-            nn.GroupNorm(_groups(c_out), c_out),
-        )
-        self.emb = nn.Conv1d(emb, c_out, 1)
+        self.block0, self.block1 = _ConvBlock(c_in, c_out, k), _ConvBlock(c_out, c_out, k)
+        self.emb = nn.Sequential(nn.Mish(), nn.Conv1d(emb, c_out, 1))
         self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        z = F.silu(self.norm1(self.conv1(h))) + self.emb(e)
-        z = F.silu(self.norm2(self.conv2(z)))
-        return z + self.skip(h)
+        return self.block1(self.block0(h) + self.emb(e)) + self.skip(h)
 
 
 class UNet1D(nn.Module):
     """(x (B, L, D), t (B, L) or (B,), cond (B, C) | None) -> prediction (B, L, D).
 
-    Channels ``channels[i]`` at resolution L / 2^i; the per-token embedding is average-pooled to
-    each resolution, so every position keeps its own noise level. L must be divisible by
-    2^(len(channels) - 1).
+    ``channels[i]`` channels at resolution L / 2^i (Diffuser: dim · dim_mults); ``kernel_size``
+    of every conv (Diffuser: 5).
     """
 
     def __init__(
@@ -47,49 +58,57 @@ class UNet1D(nn.Module):
         channels: tuple[int, ...] = (32, 64),
         emb_dim: int = 32,
         cond_dim: int = 0,
+        kernel_size: int = 5,
     ) -> None:
         super().__init__()
         self.data_dim, self.cond_dim, self.levels = data_dim, cond_dim, len(channels)
+        k, e = kernel_size, emb_dim
         self.t_emb = NoiseLevelEmbedding(emb_dim)
         self.cond = nn.Linear(cond_dim, emb_dim) if cond_dim else None
-        self.inp = nn.Conv1d(data_dim, channels[0], 3, padding=1)
+        ins = (data_dim, *channels[:-1])
         self.down = nn.ModuleList(
-            _ResBlock(channels[max(i - 1, 0)], c, emb_dim) for i, c in enumerate(channels)
+            nn.ModuleList([_ResBlock(ci, co, e, k), _ResBlock(co, co, e, k)])
+            for ci, co in zip(ins, channels, strict=True)
         )
-        self.mid = _ResBlock(channels[-1], channels[-1], emb_dim)
-        ups = list(reversed(channels))
+        self.downsample = nn.ModuleList(nn.Conv1d(c, c, 3, 2, 1) for c in channels[:-1])
+        self.mid = nn.ModuleList([_ResBlock(channels[-1], channels[-1], e, k) for _ in range(2)])
         self.up = nn.ModuleList(
-            _ResBlock(2 * c if i == 0 else c + ups[i - 1], c, emb_dim) for i, c in enumerate(ups)
+            nn.ModuleList([_ResBlock(2 * co, ci, e, k), _ResBlock(ci, ci, e, k)])
+            for ci, co in zip(reversed(channels[:-1]), reversed(channels[1:]), strict=True)
         )
-        self.out = nn.Conv1d(channels[0], data_dim, 1)
+        self.upsample = nn.ModuleList(
+            nn.ConvTranspose1d(c, c, 4, 2, 1) for c in reversed(channels[:-1])
+        )
+        self.final = nn.Sequential(
+            _ConvBlock(channels[0], channels[0], k), nn.Conv1d(channels[0], data_dim, 1)
+        )
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor | int, cond: torch.Tensor | None = None
     ) -> torch.Tensor:
         t = per_token_t(x, t, self.data_dim, seq=True)
         check_cond(cond, x.shape[0], self.cond_dim)
+        length = x.shape[1]
         factor = 2 ** (self.levels - 1)
-        if x.shape[1] % factor:
-            raise ValueError(f"sequence length {x.shape[1]} must be divisible by {factor}")
-        e = self.t_emb(t)
+        pad = max(-length % factor, 2 * factor - length)  # >= 2 positions at the coarsest
+        emb = self.t_emb(t)
         if cond is not None and self.cond is not None:
-            e = e + self.cond(cond)[:, None, :]
-        e = rearrange(e, "b l e -> b e l")
-        h = self.inp(rearrange(x, "b l d -> b d l"))
+            emb = emb + self.cond(cond)[:, None, :]
+        h = F.pad(rearrange(x, "b l d -> b d l"), (0, pad), mode="replicate")
+        e = F.pad(rearrange(emb, "b l e -> b e l"), (0, pad), mode="replicate")
         skips, embs = [], []
-        for i, block in enumerate(self.down):
-            if i:
-                h, e = F.avg_pool1d(h, 2), F.avg_pool1d(e, 2)
-            h = block(h, e)
+        for i, (b0, b1) in enumerate(self.down):
+            h = b1(b0(h, e), e)
             skips.append(h)
             embs.append(e)
-        h = self.mid(h, e)
-        for i, block in enumerate(self.up):
-            skip, e = skips.pop(), embs.pop()
-            if i:
-                h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = block(torch.cat([h, skip], dim=1), e)
-        return rearrange(self.out(h), "b d l -> b l d")
+            if i < len(self.downsample):
+                h, e = self.downsample[i](h), F.avg_pool1d(e, 2)
+        for block in self.mid:
+            h = block(h, e)
+        for (b0, b1), up in zip(self.up, self.upsample, strict=True):
+            e = embs.pop()
+            h = up(b1(b0(torch.cat([h, skips.pop()], dim=1), e), e))
+        return rearrange(self.final(h)[..., :length], "b d l -> b l d")
 
 
 def _groups(c: int) -> int:

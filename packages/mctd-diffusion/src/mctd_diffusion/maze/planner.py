@@ -6,6 +6,11 @@ token holding the start state (repeated token_size times); tokens 1..N are the p
 states or (``relative``) as offsets from the start, so that the first states of every plan sit
 near 0 and continuing from the start needs no copying of the context. The goal is
 not an input: it enters only through guidance and the value function (as in the paper's planner).
+With ``inpaint`` (Diffuser-style conditioning) the plan's state 0 is the start itself (states at
+env steps 0, every, ..., horizon - every) and is written into the sample at every denoising step
+and into every training input (``PlanCodec.inpaint``); "start_goal" also writes the goal into the
+last state. The network is the transformer or (``net="unet"``) Diffuser's temporal U-Net over the
+token sequence (token_size = 1: over states).
 Coordinates are normalised by the maze: u = (p - centre) / scale; a small scale (4 = one cell per
 unit) keeps the 0.2-unit steps visible above the noise for more of the diffusion levels.
 """
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mctd_diffusion.denoisers import TransformerDenoiser
+from mctd_diffusion.denoisers import TransformerDenoiser, UNet1D
 from mctd_diffusion.maze.maps import HORIZON, MazeMap, cell_to_xy
 from mctd_diffusion.schedulers import DDIMScheduler
 
@@ -41,6 +46,17 @@ class PlannerArch:
     neighbour: bool = False  # feed each token its left neighbour (see SkipX0Denoiser)
     relative: bool = False  # plan tokens hold offsets from the start state (same scale)
     anchor: bool = False  # x0 predicted as an offset from the left neighbour (SkipX0Denoiser)
+    net: str = "transformer"  # or "unet": UNet1D, channels d_model·2^i for i < unet_levels
+    unet_levels: int = 3
+    inpaint: str = "none"  # "start": state 0 is the start; "start_goal": and the last the goal
+
+    def __post_init__(self) -> None:
+        if self.net not in ("transformer", "unet"):
+            raise ValueError(f"unknown planner net {self.net!r}; expected 'transformer' or 'unet'")
+        if self.inpaint not in ("none", "start", "start_goal"):
+            raise ValueError(f"unknown inpaint {self.inpaint!r}; expected none|start|start_goal")
+        if self.token_size < 1 or self.unet_levels < 1:
+            raise ValueError("token_size and unet_levels must be at least 1")
 
     @property
     def horizon(self) -> int:
@@ -59,6 +75,11 @@ class PlannerArch:
                 f"{self.n_states} states do not split into tokens of {self.token_size}"
             )
         return self.n_states // self.token_size
+
+    @property
+    def first_state(self) -> int:
+        """Index (in env steps / every) of the plan's first state: 0 with inpainting, else 1."""
+        return 0 if self.inpaint != "none" else 1
 
     @property
     def token_dim(self) -> int:
@@ -147,6 +168,27 @@ class PlanCodec:
         states = self.to_states(x)
         return states + start[:, None, :] if self.cfg.relative else states
 
+    def known(self) -> torch.Tensor:
+        """(N, D) bool: the token entries that inpainting writes (none without inpainting)."""
+        mask = torch.zeros(self.cfg.n_states, 2, dtype=torch.bool)
+        if self.cfg.inpaint != "none":
+            mask[0] = True
+        if self.cfg.inpaint == "start_goal":
+            mask[-1] = True
+        return self.to_tokens(mask)
+
+    def inpaint(self, x: torch.Tensor, start: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """Plan tokens (B, N, D) with the known states written in (normalised starts / goals
+        (B, 2)): state 0 = start, and with "start_goal" the last state = goal."""
+        if self.cfg.inpaint == "none":
+            return x
+        states = self.to_states(x).clone()
+        origin = start if self.cfg.relative else torch.zeros_like(start)
+        states[:, 0] = start - origin
+        if self.cfg.inpaint == "start_goal":
+            states[:, -1] = goal - origin
+        return self.to_tokens(states)
+
     def context(self, start: torch.Tensor) -> torch.Tensor:
         """Normalised starts (B, 2) -> clean context tokens (B, 1, token_dim)."""
         return (
@@ -177,7 +219,7 @@ class SkipX0Denoiser(nn.Module):
 
     def __init__(
         self,
-        net: TransformerDenoiser,
+        net: nn.Module,
         alphas_cumprod: torch.Tensor,
         neighbour: bool = True,
         anchor: bool = False,
@@ -211,16 +253,23 @@ class SkipX0Denoiser(nn.Module):
 
 
 def build_model(cfg: PlannerArch) -> SkipX0Denoiser:
-    """The shared transformer denoiser (one noise-level embedding per token) as an x0 predictor."""
+    """The shared transformer or temporal U-Net denoiser (one noise level per token) as an x0
+    predictor."""
     if cfg.anchor and cfg.relative:
         raise ValueError("anchor and relative exclude each other: anchors are absolute states")
-    net = TransformerDenoiser(
-        2 * cfg.token_dim + 1 if cfg.neighbour else cfg.token_dim,
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        n_layers=cfg.n_layers,
-        max_len=cfg.n_tokens + 1,
-    )
+    in_dim = 2 * cfg.token_dim + 1 if cfg.neighbour else cfg.token_dim
+    net: nn.Module
+    if cfg.net == "transformer":
+        net = TransformerDenoiser(
+            in_dim,
+            d_model=cfg.d_model,
+            n_heads=cfg.n_heads,
+            n_layers=cfg.n_layers,
+            max_len=cfg.n_tokens + 1,
+        )
+    else:
+        channels = tuple(cfg.d_model * 2**i for i in range(cfg.unet_levels))
+        net = UNet1D(in_dim, channels=channels, emb_dim=cfg.d_model)
     return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour, cfg.anchor)
 
 

@@ -21,6 +21,9 @@ plan (given its start) is repaired so no state moves more than ``max_step`` from
 (p'_k = p'_{k-1} + clip_norm(p_k - p'_{k-1}, max_step): a state past the limit is reached at the
 limit's speed, then its successors are chased). Both are off by default; with both on, the value
 function's warp / wall checks can no longer fail on a sampled plan, only on the goal test.
+A planner trained with inpainting (``PlannerArch.inpaint``) gets its known states (the start,
+and with "start_goal" the goal) written into x_t before and after every step and into every x0
+prediction, as Diffuser's ``apply_conditioning`` does.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ class PlanDenoiser:
         ``start`` and ``goal`` are normalised (B, 2). Tokens with k_to == k_from are unchanged.
         """
         b = x.shape[0]
+        x = self.codec.inpaint(x, start, goal)
         t_from, t_to = self._t_of_level[k_from], self._t_of_level[k_to]
         t_in = torch.cat([torch.zeros(b, 1, dtype=torch.long), t_from.clamp_min(0)], dim=1)
         clean = (k_from == 0)[..., None]
@@ -127,7 +131,7 @@ class PlanDenoiser:
 
         def predict(xt: torch.Tensor) -> tuple[torch.Tensor, None]:
             x0 = self.model(torch.cat([context, xt], dim=1), t_in)[:, 1:]
-            return torch.where(clean, xt, x0), None
+            return self.codec.inpaint(torch.where(clean, xt, x0), start, goal), None
 
         guided = bool((scales > 0).any())
         if guided:
@@ -139,7 +143,7 @@ class PlanDenoiser:
             states = self.codec.world(self.codec.plan_states(x0, start))
             free = self.codec.normalise(project_free(self.maze, states))
             proj = self.codec.plan_tokens(free, start)
-            x0 = torch.where(clean, x0, proj.to(x0.dtype))
+            x0 = self.codec.inpaint(torch.where(clean, x0, proj.to(x0.dtype)), start, goal)
         pred = x0
         if guided:
             ab_t = self.scheduler.abar(t_from, x)
@@ -149,7 +153,7 @@ class PlanDenoiser:
         out = self.scheduler.step(pred, t_from, x, prev_timestep=t_to, noise=torch.zeros_like(x))
         self.counters.calls += 1
         self.counters.nfe += int(b + (scales > 0).sum())
-        return out.prev_sample.detach()
+        return self.codec.inpaint(out.prev_sample.detach(), start, goal)
 
     def objective(self, x0: torch.Tensor, start: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """The guidance objective on x0 (B, N, D): J = -(gain/token_size)·Σ_states ||p - g||."""

@@ -3,8 +3,10 @@
 Loss: E ||f(x_t, t) - x0||² over plan tokens, with an independent level t_n ~ U{0..T-1} per token
 (x_t,n = sqrt(abar_{t_n}) x0_n + sqrt(1 - abar_{t_n}) eps_n) and the clean context token at t = 0.
 Windows: a random start index s of a random episode; context = obs[s], plan =
-obs[s + every], obs[s + 2·every], ..., obs[s + horizon]. The batch of step i is drawn from a
-torch generator seeded with (seed, i): a resumed run sees the batches an uninterrupted one would.
+obs[s + every], obs[s + 2·every], ..., obs[s + horizon] (with inpainting obs[s], ...,
+obs[s + horizon - every], its known states written clean into x_t and left out of the loss).
+The batch of step i is drawn from a torch generator seeded with (seed, i): a resumed run sees
+the batches an uninterrupted one would.
 
 The optimisation loop, EMA and checkpoints are the trainer app's (``mctd-train maze``): a
 :class:`PlannerLoss` is its ``loss_fn(model, step, device)``. Its checkpoints hold ``model.*``
@@ -41,7 +43,8 @@ def _batch(
     e, t1, _ = obs.shape
     ep = torch.randint(0, e, (batch_size,), generator=gen)
     s = torch.randint(0, t1 - arch.horizon, (batch_size,), generator=gen)
-    idx = s[:, None] + arch.every * torch.arange(1, arch.n_states + 1)[None, :]
+    first = arch.first_state
+    idx = s[:, None] + arch.every * torch.arange(first, first + arch.n_states)[None, :]
     return obs[ep, s], obs[ep[:, None], idx]
 
 
@@ -102,13 +105,13 @@ class PlannerLoss:
         x0 = self.codec.plan_tokens(plan, start)
         t = noise_levels(self.arch, self.train, self.sched, x0.shape[0], gen)
         eps = torch.randn(x0.shape, generator=gen)
-        x_t = self.sched.add_noise(x0, eps, t)
+        x_t = self.codec.inpaint(self.sched.add_noise(x0, eps, t), start, plan[:, -1])
         t_in = torch.cat([torch.zeros(len(t), 1, dtype=torch.long), t], dim=1)
         inp = torch.cat([self.codec.context(start), x_t], dim=1).to(device)
         pred = model(inp, t_in.to(device))[:, 1:]
         err = (pred - target(x0, eps, self.sched.abar(t, x0), "x0").to(device)) ** 2
-        weights = loss_weights(self.train, self.sched, t)[..., None].to(device)
-        return torch.mean(err * weights)
+        weights = loss_weights(self.train, self.sched, t)[..., None] * ~self.codec.known()
+        return torch.mean(err * weights.to(device))
 
 
 def planner_from_tensors(
