@@ -180,4 +180,3 @@ def load(
     if threads:
         torch.set_num_threads(int(threads))
     return load_thought_lm(model)
-
