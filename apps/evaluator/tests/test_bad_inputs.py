@@ -11,28 +11,14 @@ from pathlib import Path
 
 import pytest
 from mctd_tree.files import RunLock
+from mctd_tree.testing import cli_text as _text
+from mctd_tree.testing import snapshot
 
 TOY = ["run", "--backend", "toy", "--no-progress", "--no-figures", "--tasks", "arith"]
 TOY += ["--budgets", "60", "--prompts", "1"]
 GMM = ["run", "--tasks", "gmm2d", "--budgets", "40", "--seeds", "0", "--no-progress"]
 GMM += ["--no-figures", "--methods", "best_of_n"]
 GMM += ["--set", "gmm2d.num_steps=10", "--set", "gmm2d.branch_every=5", "--set", "gmm2d.n_out=8"]
-
-
-def _text(output: str) -> str:
-    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
-
-
-def snapshot(path: Path) -> dict[str, bytes] | None:
-    """Every file under ``path`` with its bytes (None when ``path`` does not exist)."""
-    if not path.exists():
-        return None
-    if path.is_file():
-        return {"": path.read_bytes()}
-    return {
-        p.relative_to(path).as_posix(): p.read_bytes() if p.is_file() else b"<dir>"
-        for p in sorted(path.rglob("*"))
-    }
 
 
 @pytest.fixture(scope="module")

@@ -12,26 +12,12 @@ import pytest
 from mctd_trainer import checkpoints
 from mctd_trainer.cli import app
 from mctd_tree.files import RunLock
+from mctd_tree.testing import cli_text as _text
+from mctd_tree.testing import snapshot
 from typer.testing import CliRunner
 
 GMM = ["--steps", "4", "--ckpt-every", "2", "--batch-size", "16", "--eval-samples", "10"]
 MAZE = ["--maze", "medium", "--d-model", "16", "--layers", "1", "--heads", "2", "--ckpt-every", "2"]
-
-
-def _text(output: str) -> str:
-    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
-
-
-def snapshot(path: Path) -> dict[str, bytes] | None:
-    """Every file under ``path`` with its bytes (None when ``path`` does not exist)."""
-    if not path.exists():
-        return None
-    if path.is_file():
-        return {"": path.read_bytes()}
-    return {
-        p.relative_to(path).as_posix(): p.read_bytes() if p.is_file() else b"<dir>"
-        for p in sorted(path.rglob("*"))
-    }
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,8 @@
 """Run a configuration into a run directory, and rebuild its tables and figures.
 
+The local executor is here (cells run in this process by the configuration's family runner,
+`mctd_eval.runner.CellWorker`); the Ray executor is in `mctd_eval.executors`.
+
 Order matters for "no partial files": validate the configuration, take the run directory's lock
 (`mctd_tree.files.RunLock`: one writer at a time; it removes the directory again if it made it and
 nothing was written), check the directory, start the executor (model load or Ray connection), and
@@ -11,19 +14,20 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mctd_tree.errors import user_errors
 from mctd_tree.files import RunLock, clean_temp_files
 from tqdm.auto import tqdm
 
-from mctd_eval.config import RunConfig, Runtime
-from mctd_eval.executors import make_executor
+from mctd_eval.config import Cell, RunConfig, Runtime
 from mctd_eval.figures import write_figures
 from mctd_eval.rows import select
 from mctd_eval.rundir import ForeignRunError, RunDir, write_atomic
+from mctd_eval.runner import CellWorker
 from mctd_eval.summary import Group, aggregate, to_csv, to_markdown
 from mctd_eval.trees import FILES_KEY, write_files
 
@@ -56,6 +60,46 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
+
+
+class Executor(Protocol):
+    """Takes the cells still to run and yields their rows as they finish."""
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Cells run one after the other in this process, on one `CellWorker` (one loaded model)."""
+
+    def __init__(
+        self, identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
+    ) -> None:
+        self.worker = CellWorker(identity, runtime.threads, progress, runtime.save_trees, lm)
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
+        for cell in cells:
+            yield self.worker.runner.run(cell)
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(
+    identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
+) -> Executor:
+    """The executor of ``runtime``: local, or Ray (`mctd_eval.executors`, imported only then);
+    ``lm`` (an in-process model) runs locally only."""
+    if runtime.executor == "local":
+        return LocalExecutor(identity, runtime, progress, lm)
+    if lm is not None:
+        raise ValueError("an in-process model runs on the local executor only")
+    if runtime.executor == "ray":
+        from mctd_eval.executors import RayExecutor
+
+        return RayExecutor(identity, runtime, progress)
+    raise ValueError(f"unknown executor {runtime.executor!r}; valid executors: local, ray")
 
 
 def run(

@@ -1,4 +1,5 @@
-"""Executors: ``local`` (one process, one model) and ``ray`` (one model per worker actor).
+"""The Ray executor (one model per worker actor) and what both executors share; the ``local``
+executor (one process, one model) is `mctd_eval.execute.LocalExecutor`.
 
 Both take the cells still to run and yield result rows as cells finish; the caller appends them
 to the run directory, so Ray's results land in the same ``results.jsonl`` as local ones. Rows do
@@ -15,38 +16,18 @@ import os
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
 from mctd_tree.errors import UserError
 
 from mctd_eval.config import Cell, Runtime
-from mctd_eval.worker import CellWorker
+from mctd_eval.runner import CellWorker
 
 EXECUTORS = ("local", "ray")
 
 
 class ExecutorError(UserError, RuntimeError):
     """The executor could not start (unreachable cluster, missing extra, failed workers)."""
-
-
-class Executor(Protocol):
-    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]: ...
-
-    def close(self) -> None: ...
-
-
-class LocalExecutor:
-    def __init__(
-        self, identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
-    ) -> None:
-        self.worker = CellWorker(identity, runtime.threads, progress, runtime.save_trees, lm)
-
-    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
-        for cell in cells:
-            yield self.worker.run(asdict(cell))
-
-    def close(self) -> None:
-        pass
 
 
 def check_reachable(address: str, timeout: float = 3.0) -> None:
@@ -144,16 +125,3 @@ class RayExecutor:
     def close(self) -> None:
         if self.started and self.ray.is_initialized():
             self.ray.shutdown()
-
-
-def make_executor(
-    identity: dict[str, Any], runtime: Runtime, progress: bool = True, lm: Any = None
-) -> LocalExecutor | RayExecutor:
-    """The executor of ``runtime``; ``lm`` (an in-process model) runs locally only."""
-    if runtime.executor == "local":
-        return LocalExecutor(identity, runtime, progress, lm)
-    if lm is not None:
-        raise ValueError("an in-process model runs on the local executor only")
-    if runtime.executor == "ray":
-        return RayExecutor(identity, runtime, progress)
-    raise ValueError(f"unknown executor {runtime.executor!r}; valid executors: local, ray")

@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mctd_tree import Budget
 from mctd_tree.problems.tokens import TokenSearchProblem
 from mctd_tree.protocols import LanguageModel
 
-from mctd_eval.backends import clear_cache, flops_total
+from mctd_eval.backends import clear_cache, flops_total, load_lm
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.diversity import diversity
 from mctd_eval.methods import get_method
 from mctd_eval.reference import reference_row
 from mctd_eval.tasks import Instance, TaskBase, get_task
 from mctd_eval.tasks.fluency import token_logprobs
+
+if TYPE_CHECKING:
+    from mctd_eval.diffusion import DiffusionRunner
+    from mctd_eval.maze import MazeRunner
 
 ANSWER_CHARS = 300
 TIMING_FIELDS = ("wall_s",)
@@ -135,6 +139,45 @@ class CellRunner:
             files = lm_files(cell.key, result, problem, lm.decode, params, cell.method)
             row.update({FILES_KEY: files} if files else {})
         return clean(row)
+
+
+class CellWorker:
+    """A configuration's family runner with what it needs loaded: a `CellRunner` and its model
+    (``lm``: one already loaded in this process, else loaded from ``cfg.backend``/``cfg.model``),
+    a `DiffusionRunner` (a denoiser) or a `MazeRunner` (planners). The local executor calls it
+    in-process; the Ray executor holds one per actor (one model per actor)."""
+
+    def __init__(
+        self,
+        identity: dict[str, Any],
+        threads: int | None = None,
+        progress: bool = True,
+        save_trees: bool = False,
+        lm: Any = None,
+    ) -> None:
+        cfg = RunConfig.from_identity(identity)
+        self.runner: CellRunner | DiffusionRunner | MazeRunner
+        if cfg.family == "maze":
+            from mctd_eval.maze import MazeRunner
+
+            self.lm = None
+            self.runner = MazeRunner(cfg, threads)
+        elif cfg.family == "diffusion":
+            from mctd_eval.diffusion import DiffusionRunner
+
+            self.lm = None
+            self.runner = DiffusionRunner(cfg, threads)
+        else:
+            # ``lm``: a model already loaded in this process (mctd_eval.evaluate)
+            self.lm = lm or load_lm(cfg.backend, cfg.model, threads=threads, progress=progress)
+            self.runner = CellRunner(self.lm, cfg)
+        self.runner.save_trees = save_trees
+
+    def ready(self) -> bool:
+        return True
+
+    def run(self, cell: dict[str, Any]) -> dict[str, Any]:
+        return self.runner.run(Cell(**cell))
 
 
 def base_row(cell: Cell, label: str, nfe: int, calls: int, wall_s: float) -> dict[str, Any]:
