@@ -38,7 +38,9 @@ RESULTS = Path(__file__).parent / "results"
 SIZES = dict(d_model=128, n_heads=4, d_ff=344, n_layers=4)
 
 
-def _decode_one(arch: str, kv_mode: str, batch: int, new: int, seed: int) -> dict[str, Any]:
+def _decode_one(
+    arch: str, kv_mode: str, batch: int, new: int, seed: int, sharing: str = "middle_cycle"
+) -> dict[str, Any]:
     from mctd_mor import MoRCache, MoRConfig, MoRForCausalLM
 
     nr = 1 if arch == "vanilla" else 3
@@ -47,7 +49,7 @@ def _decode_one(arch: str, kv_mode: str, batch: int, new: int, seed: int) -> dic
         vocab_size=4096,
         n_recursion=nr,
         kv_mode=kv_mode,
-        sharing="cycle" if arch == "vanilla" else "middle_cycle",
+        sharing="cycle" if arch == "vanilla" else sharing,
         **SIZES,
     )
     torch.manual_seed(seed)
@@ -68,32 +70,46 @@ def _decode_one(arch: str, kv_mode: str, batch: int, new: int, seed: int) -> dic
             depths=None if depths is None else depths[:, :32],
             logits="none",
         )
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in range(32, total):
             d = None if depths is None else depths[:, t : t + 1]
             model(
                 ids[:, t : t + 1], torch.full((batch, 1), t), cache=cache, depths=d, logits="last"
             )
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "arch": arch,
         "kv_mode": kv_mode,
-        "tokens_per_s": batch * new / dt,
+        "tokens_per_s": batch * new / cpu,
+        "tokens_per_wall_s": batch * new / dt,
         "kv_bytes": cache.nbytes(),
+        "kv_held_bytes": cache.held_bytes(),
         "unique_params": model.num_unique_params(),
     }
 
 
+DECODE_MODELS = [
+    ("vanilla", "recursion"),
+    ("recursive", "recursion"),
+    ("mor-ec", "recursion"),
+    ("mor-ec", "share"),
+]
+
+
 def part_decode(args: argparse.Namespace) -> dict[str, Any]:
+    """Decode speed (CPU seconds of this process: the machine is shared) and KV memory."""
+    out: dict[str, Any] = {}
+    for sharing in args.sharings.split(","):
+        for batch in [int(b) for b in str(args.batch).split(",")]:
+            out[f"{sharing}/b{batch}"] = _decode_table(args, sharing, batch)
+    return out
+
+
+def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[str, Any]:
     rows = []
     for rep in range(args.repeats):  # interleaved repeats: the best of each, same machine state
-        for arch, kv in [
-            ("vanilla", "recursion"),
-            ("recursive", "recursion"),
-            ("mor-ec", "recursion"),
-            ("mor-ec", "share"),
-        ]:
-            rows.append(_decode_one(arch, kv, args.batch, args.new, rep))
+        for arch, kv in DECODE_MODELS:
+            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing))
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
         key = f"{r['arch']}/{r['kv_mode']}"
@@ -102,21 +118,22 @@ def part_decode(args: argparse.Namespace) -> dict[str, Any]:
     rec = best["recursive/recursion"]
     van = best["vanilla/recursion"]
     print(
-        f"\n== decode: batch {args.batch}, {args.new} new tokens after 32 (best of "
-        f"{args.repeats}) =="
+        f"\n== decode ({sharing}): batch {batch}, {args.new} new tokens after 32 (best of "
+        f"{args.repeats}; tok/s per CPU second) =="
     )
     print(
         f"{'model':24s} {'tok/s':>8s} {'vs rec':>7s} {'vs van':>7s} {'KV MB':>7s} "
-        f"{'KV/rec':>7s} {'params':>9s}"
+        f"{'KV/rec':>7s} {'held/rec':>8s} {'params':>9s}"
     )
     for key, r in best.items():
         r["speed_vs_recursive"] = r["tokens_per_s"] / rec["tokens_per_s"]
         r["speed_vs_vanilla"] = r["tokens_per_s"] / van["tokens_per_s"]
         r["kv_vs_recursive"] = r["kv_bytes"] / rec["kv_bytes"]
+        r["held_vs_recursive"] = r["kv_held_bytes"] / rec["kv_held_bytes"]
         print(
             f"{key:24s} {r['tokens_per_s']:8.0f} {r['speed_vs_recursive']:7.2f} "
             f"{r['speed_vs_vanilla']:7.2f} {r['kv_bytes'] / 2**20:7.2f} "
-            f"{r['kv_vs_recursive']:7.2f} {r['unique_params']:9d}"
+            f"{r['kv_vs_recursive']:7.2f} {r['held_vs_recursive']:8.2f} {r['unique_params']:9d}"
         )
     return best
 
@@ -277,7 +294,8 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="decode,train,search")
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", default="1,16", help="Decode batch sizes (comma-separated).")
+    ap.add_argument("--sharings", default="middle_cycle,cycle", help="Decode parameter sharings.")
     ap.add_argument("--new", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=600)

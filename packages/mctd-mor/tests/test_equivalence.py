@@ -91,3 +91,36 @@ def test_expert_choice_decode_never_looks_ahead() -> None:
     assert not torch.equal(ta.depth[:, :8], tb.depth[:, :8]) or not torch.allclose(
         ta.logits[:, :8], tb.logits[:, :8]
     )
+
+
+@pytest.mark.parametrize("sharing", ["cycle", "middle_cycle"])
+@pytest.mark.parametrize("kv_mode", ["recursion", "share"])
+def test_packed_batch_decoding_equals_full_and_caches_compactly(sharing: str, kv_mode: str) -> None:
+    """Rows that skip a recursion sit it out; each depth's slot holds only its tokens, packed."""
+    model = tiny_model("mor-ec", seed=4, sharing=sharing, kv_mode=kv_mode).double()
+    g = torch.Generator().manual_seed(4)
+    ids = torch.randint(0, 29, (5, 10), generator=g)
+    depths = torch.randint(1, 4, (5, 10), generator=g)
+    depths[0] = 1  # a row that never goes deeper than one recursion
+    cache = MoRCache()
+    prefill = model(ids[:, :3], cache=cache, depths=depths[:, :3])
+    rest = _decode_from(model, ids, depths, cache, 3)
+    full = model(ids, depths=depths)
+    assert torch.allclose(full.logits, torch.cat([prefill.logits, rest], 1), atol=1e-9)
+    for r in range(1 if kv_mode == "share" else 3):
+        kv = cache.slots[f"block.{r}.0"]
+        per_row = (depths > r).sum(1)
+        assert torch.equal(kv.valid.sum(1), per_row)  # only the tokens that reached depth r
+        assert kv.k.shape[2] == int(per_row.max())  # left-aligned: width = the longest row
+        assert kv.held_bytes() >= kv.nbytes()
+
+
+def _decode_from(model, ids, depths, cache: MoRCache, start: int):
+    b, n = ids.shape
+    outs = []
+    for t in range(start, n):
+        o = model(
+            ids[:, t : t + 1], torch.full((b, 1), t), cache=cache, depths=depths[:, t : t + 1]
+        )
+        outs.append(o.logits)
+    return torch.cat(outs, 1)

@@ -26,7 +26,10 @@ ModelOpt = Annotated[
         "a .gguf file",
     ),
 ]
-BackendOpt = Annotated[str, typer.Option("--backend", help="torch or mlx (the 'mlx' extra)")]
+BackendOpt = Annotated[
+    str,
+    typer.Option("--backend", help="torch, mlx (the 'mlx' extra), mor (--model RUN_DIR) or toy"),
+]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="torch CPU threads")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, mps (torch)")]
 

@@ -144,7 +144,9 @@ def run_cmd(
     ] = None,
     prompts: Annotated[int | None, typer.Option(help="Prompts per task.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated search seeds.")] = None,
-    backend: Annotated[str, typer.Option(help="torch, mlx or toy.")] = "torch",
+    backend: Annotated[
+        str, typer.Option(help="torch, mlx, mor (--model RUN_DIR) or toy.")
+    ] = "torch",
     model: Annotated[
         str,
         typer.Option(

@@ -7,6 +7,8 @@ processed to an optional `FlopCounter`.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -26,13 +28,20 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+@functools.cache
+def _inv_freq(hd: int, theta: float, device: torch.device) -> Tensor:
+    """Rotary frequencies (cached; a normal tensor even when first made under inference mode)."""
+    with torch.inference_mode(False):
+        return theta ** (-torch.arange(0, hd, 2, device=device, dtype=torch.float32) / hd)
 
 
 def rotate(x: Tensor, pos: Tensor, theta: float) -> Tensor:
     """Rotary embedding (half-split, as Llama) of ``x (B, H, n, hd)`` at positions ``(B, n)``."""
     hd = x.shape[-1]
-    inv = theta ** (-torch.arange(0, hd, 2, device=x.device, dtype=torch.float32) / hd)
+    inv = _inv_freq(hd, theta, x.device)
     ang = pos.to(torch.float32)[:, None, :, None] * inv
     cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
     x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
@@ -94,8 +103,10 @@ class SwiGLU(nn.Module):
 class DecoderLayer(nn.Module):
     """Pre-norm attention + SwiGLU with residuals.
 
-    ``past``: the slot's KV before this call (the new tokens' keys are appended and returned);
-    ``shared``: a KV set to attend to instead, computing no keys (recursive KV sharing).
+    ``past``: the slot's KV before this call (the new tokens' keys are appended in place and the
+    slot's KV is returned); ``shared``: a KV set to attend to instead, computing no keys
+    (recursive KV sharing). ``rows``: ``x`` holds only these batch rows of ``past`` / ``shared``
+    (rows without a token at this depth are left out of the computation).
     """
 
     def __init__(self, cfg: MoRConfig) -> None:
@@ -114,15 +125,17 @@ class DecoderLayer(nn.Module):
         past: KV | None = None,
         shared: KV | None = None,
         flops: FlopCounter | None = None,
+        rows: Tensor | None = None,
     ) -> tuple[Tensor, KV | None]:
         h = self.attn_norm(x)
         q = self.attn.query(h, pos)
         new = None
         if shared is None:
-            new = self.attn.keys(h, pos, valid)
-            keys = new if past is None else past.cat(new)
+            fresh = self.attn.keys(h, pos, valid)
+            new = fresh if past is None else past.append(fresh, rows)
+            keys = new if rows is None else new.select(rows)
         else:
-            keys = shared
+            keys = shared if rows is None else shared.select(rows)
         x = x + self.attn.attend(q, pos, valid, keys, flops)
         x = x + self.mlp(self.mlp_norm(x))
         if flops is not None:

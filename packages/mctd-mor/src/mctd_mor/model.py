@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from mctd_mor.config import MoRConfig
 from mctd_mor.flops import FlopCounter
 from mctd_mor.gather import gather_index, gather_rows, scatter_rows
-from mctd_mor.kv import MoRCache
+from mctd_mor.kv import KV, MoRCache
 from mctd_mor.layers import DecoderLayer, RMSNorm
 from mctd_mor.routers import (
     ExpertChoiceRouter,
@@ -160,11 +160,17 @@ class MoRForCausalLM(nn.Module):
         valid: Tensor,
         cache: MoRCache,
         flops: FlopCounter | None,
+        rows: Tensor | None = None,
+        batch: int = 0,
     ) -> Tensor:
+        """Run ``layer`` on ``h`` (batch ``rows`` of the cache's ``batch`` rows, default all) and
+        append its new keys/values to the cache slot."""
         past = cache.slots.get(slot)
-        h, new = layer(h, pos, valid, past=past, flops=flops)
-        assert new is not None
-        cache.slots[slot] = new if past is None else past.cat(new)
+        if past is None and rows is not None:
+            past = KV.empty(batch, self.cfg.n_heads, self.cfg.head_dim, h)
+        h, kv = layer(h, pos, valid, past=past, flops=flops, rows=rows)
+        assert kv is not None
+        cache.slots[slot] = kv
         return h
 
     def _recurse(
@@ -239,21 +245,54 @@ class MoRForCausalLM(nn.Module):
         cache: MoRCache,
         flops: FlopCounter | None,
     ) -> Tensor:
-        """One recursion on the selected tokens: gather, run the shared block, gate, scatter."""
-        cfg = self.cfg
+        """One recursion on the selected tokens: gather, run the shared block, gate, scatter.
+
+        Every token selected: no gather. Otherwise each row's selected tokens are gathered in
+        causal order, and only the rows with at least one take part (in batched decoding, a
+        recursion costs the rows that reach it, not the batch).
+        """
+        if bool(sel.all()):
+            return self._block(h, pos, sel, gate, r, cache, flops, None, h.shape[0])
         idx, gvalid = gather_index(sel)
-        x = gather_rows(h, idx)
-        p = gather_rows(pos, idx)
+        busy = gvalid[:, 0]
+        if bool(busy.all()):
+            x = gather_rows(h, idx)
+            g = None if gate is None else gather_rows(gate, idx)
+            y = self._block(x, gather_rows(pos, idx), gvalid, g, r, cache, flops, None, h.shape[0])
+            return scatter_rows(h, idx, torch.where(gvalid[..., None], y, x))
+        rows = busy.nonzero().squeeze(1)
+        idx, gvalid, hs = idx[rows], gvalid[rows], h[rows]
+        x = gather_rows(hs, idx)
+        g = None if gate is None else gather_rows(gate[rows], idx)
+        p = gather_rows(pos[rows], idx)
+        y = self._block(x, p, gvalid, g, r, cache, flops, rows, h.shape[0])
+        out = h.clone()
+        out[rows] = scatter_rows(hs, idx, torch.where(gvalid[..., None], y, x))
+        return out
+
+    def _block(
+        self,
+        x: Tensor,
+        p: Tensor,
+        valid: Tensor,
+        gate: Tensor | None,
+        r: int,
+        cache: MoRCache,
+        flops: FlopCounter | None,
+        rows: Tensor | None,
+        batch: int,
+    ) -> Tensor:
+        """The shared block on gathered tokens ``x`` (batch ``rows`` of the ``batch`` cache rows),
+        gated."""
+        cfg = self.cfg
         y = x
         for li, layer in enumerate(self.block):
             if cfg.kv_mode == "share" and r > 0:
-                y, _ = layer(y, p, gvalid, shared=cache.slots[f"block.0.{li}"], flops=flops)
+                shared = cache.slots[f"block.0.{li}"]
+                y, _ = layer(y, p, valid, shared=shared, flops=flops, rows=rows)
             else:
-                y = self._layer(layer, f"block.{r}.{li}", y, p, gvalid, cache, flops)
-        if gate is not None:
-            y = x + gather_rows(gate, idx)[..., None] * (y - x)
-        y = torch.where(gvalid[..., None], y, x)
-        return scatter_rows(h, idx, y)
+                y = self._layer(layer, f"block.{r}.{li}", y, p, valid, cache, flops, rows, batch)
+        return y if gate is None else x + gate[..., None] * (y - x)
 
     # ----------------------------------------------------------------------------- training
     def lm_loss(
