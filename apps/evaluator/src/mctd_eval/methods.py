@@ -1,14 +1,17 @@
 """The compared methods: per task family, a registry from name to a working callable.
 
 Each family has one runner (``runner.CellRunner``, ``diffusion.DiffusionRunner``,
-``maze.MazeRunner``) that builds the cell's problem and calls ``Method.run`` with the family's
-signature; ``run`` is a ``functools.partial`` over the real function (as mctx composes policies):
+``maze.MazeRunner``, ``digits.DigitsRunner``) that builds the cell's problem and calls
+``Method.run`` with the family's signature; ``run`` is a ``functools.partial`` over the real
+function (as mctx composes policies), or the function itself:
 
 - ``lm``: ``run(problem, budget, params, rng) -> SearchResult`` over ``mctd_tree``'s searches;
 - ``diffusion``: ``run(task=, model=, nfe=, seed=, **task and method params) -> metrics`` over
   ``mctd_diffusion.tasks.gmm2d.evaluate_cell`` with one of ``mctd_diffusion.methods``' samplers;
 - ``maze``: ``run(budget, task) -> (planner, sparse)``: the planner of
-  ``mctd_diffusion.maze.evaluate.default_methods`` at the cell's budget and the task's settings.
+  ``mctd_diffusion.maze.evaluate.default_methods`` at the cell's budget and the task's settings;
+- ``image``: ``run`` is one of ``mctd_diffusion.methods``' samplers ``(problem, SampleArgs,
+  **params)``, which ``digits.DigitsRunner`` runs through ``run_method``.
 
 Budgeted methods (best-of-N and the tree searches) get ``Budget(nfe=B)``: they stop at the first
 iteration boundary past B positions, so the NFE actually spent is measured and recorded, never
@@ -219,6 +222,63 @@ DIFFUSION_METHODS: dict[str, Method] = {
 }
 
 
+_SQRT2 = math.sqrt(2.0)
+
+# The methods of image tasks (digits): mctd_diffusion.methods' samplers, run by
+# mctd_eval.digits.DigitsRunner through run_method at the cell's NFE budget (NFE = UNet
+# evaluations per element; reward- and classifier-free-guided calls count 2); FLOPs as run.
+IMAGE_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "dts",
+            True,
+            "DTS over the latent denoising chain; samples = descents of the tree",
+            dm.sample_dts,
+            {**_WIDEN, "select_lam": None},
+        ),
+        Method(
+            "dts_star",
+            True,
+            "DTS*: UCT on the DTS tree; samples = its rollouts",
+            dm.sample_dts_star,
+            dict(_WIDEN),
+        ),
+        Method(
+            "best_of_n", True, "N = NFE / steps prior draws; best of groups", dm.sample_best_of_n
+        ),
+        Method(
+            "importance",
+            True,
+            "the same N draws resampled with weights exp(lam r)",
+            dm.sample_importance,
+        ),
+        Method("smc", True, "SMC / Feynman-Kac steering on the branch schedule", dm.sample_smc),
+        Method(
+            "guidance",
+            True,
+            "reward-gradient guidance of scale lam (2 NFE a step)",
+            dm.sample_guided,
+        ),
+        Method(
+            "cfg",
+            True,
+            "classifier-free guidance toward the target class at `scale` (2 NFE a step)",
+            dm.sample_cfg,
+            {"scale": 2.0},
+        ),
+        Method(
+            "fast_mctd",
+            True,
+            "Fast-MCTD-style parallel UCT search; rollouts at MoR capacity min(1, complexity/2), "
+            "committed steps at full capacity (complexity: e.g. 0.5 / 1.0 / 1.5)",
+            dm.sample_fast_mctd,
+            {"complexity": 1.0, "c": _SQRT2, "c_widen": 1.0, "alpha": 0.5, "by_noise": False},
+        ),
+    )
+}
+
+
 def maze_planner(name: str, budget: int | None, task: Any) -> tuple[Planner, bool]:
     """(planner, runs on the sparse model) of ``default_methods``' ``name`` at ``budget`` (MCTD
     expansions; unused by diffuser, df and best_of_n) with ``task``'s parallel, scale and warp."""
@@ -278,11 +338,12 @@ MAZE_METHODS: dict[str, Method] = {
     )
 }
 
-# Method registries per task family (a task's ``family``: "lm", "diffusion" or "maze").
+# Method registries per task family (a task's ``family``: "lm", "diffusion", "maze", "image").
 FAMILIES: dict[str, dict[str, Method]] = {
     "lm": METHODS,
     "diffusion": DIFFUSION_METHODS,
     "maze": MAZE_METHODS,
+    "image": IMAGE_METHODS,
 }
 
 

@@ -1,5 +1,6 @@
 """A cell worker: one loaded model plus a `CellRunner` (a denoiser plus a `DiffusionRunner` for
-diffusion tasks, planners plus a `MazeRunner` for maze tasks); used in-process (local executor)
+diffusion tasks, planners plus a `MazeRunner` for maze tasks, VAE/UNet/classifier plus a
+`DigitsRunner` for image tasks); used in-process (local executor)
 and as a Ray actor (one model per actor)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from mctd_eval.runner import CellRunner
 
 if TYPE_CHECKING:
     from mctd_eval.diffusion import DiffusionRunner
+    from mctd_eval.digits import DigitsRunner
     from mctd_eval.maze import MazeRunner
 
 
@@ -25,8 +27,13 @@ class CellWorker:
         lm: Any = None,
     ) -> None:
         cfg = RunConfig.from_identity(identity)
-        self.runner: CellRunner | DiffusionRunner | MazeRunner
-        if cfg.family == "maze":
+        self.runner: CellRunner | DiffusionRunner | MazeRunner | DigitsRunner
+        if cfg.family == "image":
+            from mctd_eval.digits import DigitsRunner
+
+            self.lm = None
+            self.runner = DigitsRunner(cfg, threads)
+        elif cfg.family == "maze":
             from mctd_eval.maze import MazeRunner
 
             self.lm = None
