@@ -54,6 +54,19 @@ GRID_COLUMNS = 8  # digit grids: 8 images a row
 DIGIT_IMAGES_KEY = "digit_images"  # image-task rows: decoded samples, 8x8 pixels each
 
 
+def write_png(fig: Any, path: Path, dpi: int) -> Path:
+    """Save a matplotlib figure as PNG atomically (no timestamp metadata) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+    return path
+
+
 def _gap(x: float) -> float:
     """An error-bar length; 0 where the interval is undefined (a single value)."""
     return 0.0 if math.isnan(x) else max(x, 0.0)
@@ -73,7 +86,6 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
     """Write the figures into ``folder`` (atomically); returns their paths. Language-model
     tasks get the four FIGURES, diffusion tasks DIFFUSION_FIGURES (``mmd_vs_nfe.png`` first),
     maze tasks MAZE_FIGURES."""
-    import io
 
     import matplotlib
 
@@ -120,12 +132,7 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         _legend_with_n(axes[0][0], groups)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        path = folder / fname
-        write_atomic(path, buf.getvalue())
-        paths.append(path)
+        paths.append(write_png(fig, folder / fname, 100))
     return paths
 
 
@@ -134,8 +141,6 @@ def write_digit_grids(
 ) -> list[Path]:
     """``digits_<task>_<method>_<budget>.png``: the decoded samples (rows' ``key``: lists of
     8x8 pixels in [0, 1]) of the lowest seed's cell, with its target rate and NFE."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,10 +169,5 @@ def write_digit_grids(
             f"{r['seed']}{note}",
             fontsize=8,
         )
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80, metadata={"Software": None})
-        plt.close(fig)
-        path = folder / name
-        write_atomic(path, buf.getvalue())
-        paths.append(path)
+        paths.append(write_png(fig, folder / name, 80))
     return paths

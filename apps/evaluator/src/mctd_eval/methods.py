@@ -174,108 +174,63 @@ def _gmm2d(sampler: dm.Method) -> Callable[..., dict[str, Any]]:
 
 _WIDEN = {"c_widen": 2.0, "alpha": 0.8}
 
-# The methods of diffusion tasks (mctd_diffusion.methods, at a matched NFE budget; NFE =
-# denoiser evaluations per batch element, a guided call counts 2).
+# The samplers of mctd_diffusion.methods at a matched NFE budget (NFE = denoiser evaluations per
+# batch element, a guided call counts 2): (name, description, sampler, defaults). Diffusion tasks
+# (gmm2d) run them through evaluate_cell; image tasks (digits) add cfg and fast_mctd.
+_SAMPLERS: tuple[tuple[str, str, dm.Method, dict[str, Any]], ...] = (
+    (
+        "dts",
+        "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
+        "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
+        dm.sample_dts,
+        {**_WIDEN, "select_lam": None},
+    ),
+    (
+        "dts_star",
+        "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
+        dm.sample_dts_star,
+        _WIDEN,
+    ),
+    ("best_of_n", "N = NFE / steps prior draws; best of groups", dm.sample_best_of_n, {}),
+    (
+        "importance",
+        "the same N draws resampled with weights exp(lam r)",
+        dm.sample_importance,
+        {},
+    ),
+    ("smc", "SMC / Feynman-Kac steering on the branch schedule", dm.sample_smc, {}),
+    (
+        "guidance",
+        "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
+        dm.sample_guided,
+        {},
+    ),
+)
+
 DIFFUSION_METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "dts",
-            True,
-            "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
-            "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
-            _gmm2d(dm.sample_dts),
-            {**_WIDEN, "select_lam": None},
-        ),
-        Method(
-            "dts_star",
-            True,
-            "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
-            _gmm2d(dm.sample_dts_star),
-            dict(_WIDEN),
-        ),
-        Method(
-            "best_of_n",
-            True,
-            "N = NFE / steps prior draws; best of groups",
-            _gmm2d(dm.sample_best_of_n),
-        ),
-        Method(
-            "importance",
-            True,
-            "the same N draws resampled with weights exp(lam r)",
-            _gmm2d(dm.sample_importance),
-        ),
-        Method(
-            "smc",
-            True,
-            "SMC / Feynman-Kac steering on the branch schedule",
-            _gmm2d(dm.sample_smc),
-        ),
-        Method(
-            "guidance",
-            True,
-            "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
-            _gmm2d(dm.sample_guided),
-        ),
-    )
+    name: Method(name, True, text, _gmm2d(fn), dict(d)) for name, text, fn, d in _SAMPLERS
 }
 
-
-_SQRT2 = math.sqrt(2.0)
-
-# The methods of image tasks (digits): mctd_diffusion.methods' samplers, run by
-# mctd_eval.digits.DigitsRunner through run_method at the cell's NFE budget (NFE = UNet
-# evaluations per element; reward- and classifier-free-guided calls count 2); FLOPs as run.
+# The methods of image tasks (digits): the samplers themselves, run by
+# mctd_eval.digits.DigitsRunner through run_method (FLOPs as run), plus CFG and the
+# complexity-budget search.
 IMAGE_METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "dts",
-            True,
-            "DTS over the latent denoising chain; samples = descents of the tree",
-            dm.sample_dts,
-            {**_WIDEN, "select_lam": None},
-        ),
-        Method(
-            "dts_star",
-            True,
-            "DTS*: UCT on the DTS tree; samples = its rollouts",
-            dm.sample_dts_star,
-            dict(_WIDEN),
-        ),
-        Method(
-            "best_of_n", True, "N = NFE / steps prior draws; best of groups", dm.sample_best_of_n
-        ),
-        Method(
-            "importance",
-            True,
-            "the same N draws resampled with weights exp(lam r)",
-            dm.sample_importance,
-        ),
-        Method("smc", True, "SMC / Feynman-Kac steering on the branch schedule", dm.sample_smc),
-        Method(
-            "guidance",
-            True,
-            "reward-gradient guidance of scale lam (2 NFE a step)",
-            dm.sample_guided,
-        ),
-        Method(
-            "cfg",
-            True,
-            "classifier-free guidance toward the target class at `scale` (2 NFE a step)",
-            dm.sample_cfg,
-            {"scale": 2.0},
-        ),
-        Method(
-            "fast_mctd",
-            True,
-            "Fast-MCTD-style parallel UCT search; rollouts at MoR capacity min(1, complexity/2), "
-            "committed steps at full capacity (complexity: e.g. 0.5 / 1.0 / 1.5)",
-            dm.sample_fast_mctd,
-            {"complexity": 1.0, "c": _SQRT2, "c_widen": 1.0, "alpha": 0.5, "by_noise": False},
-        ),
-    )
+    **{name: Method(name, True, text, fn, dict(d)) for name, text, fn, d in _SAMPLERS},
+    "cfg": Method(
+        "cfg",
+        True,
+        "classifier-free guidance toward the target class at `scale` (2 NFE a step)",
+        dm.sample_cfg,
+        {"scale": 2.0},
+    ),
+    "fast_mctd": Method(
+        "fast_mctd",
+        True,
+        "Fast-MCTD-style parallel UCT search; rollouts at MoR capacity min(1, complexity/2), "
+        "committed steps at full capacity (complexity: e.g. 0.5 / 1.0 / 1.5)",
+        dm.sample_fast_mctd,
+        {"complexity": 1.0, "c": math.sqrt(2.0), "c_widen": 1.0, "alpha": 0.5, "by_noise": False},
+    ),
 }
 
 
