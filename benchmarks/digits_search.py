@@ -11,8 +11,16 @@ target-class rate at the largest budget, and the ratio to best-of-N's NFE. An im
 method and budget goes to ``benchmarks/results/digits_search/``, the table to
 ``benchmarks/results/digits_search.json``.
 
+With ``--curve``: the complexity budget's quality/time curve (``fast_mctd`` on the MoR UNet
+given as ``--unet``: rollouts at capacity min(1, budget / 2), committed steps at full capacity)
+at ``--curve-nfe``, against budget 2 (full capacity everywhere) of the same run. With ``--mor
+RUN --vanilla RUN``: the MoR UNet against the vanilla UNet of equal unique parameters (FLOPs per
+call as run, eps-MSE on validation latents, DTS target rate), with quality at equal FLOPs and
+FLOPs at equal quality.
+
 Run:  OMP_NUM_THREADS=1 uv run python benchmarks/digits_search.py --vae RUN --unet RUN \
-        --classifier RUN [--target 3] [--budgets 200 800 3200]
+        --classifier RUN [--target 3] [--budgets 200 800 3200] [--curve] \
+        [--mor RUN --vanilla RUN]
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from mctd_diffusion.methods import run_method
 from mctd_trainer.digits import load_digits_model
 
 ROOT = Path(__file__).resolve().parent
-METHODS = ("best_of_n", "importance", "smc", "guidance", "dts", "dts_star")
+METHODS = ("best_of_n", "importance", "smc", "guidance", "cfg", "dts", "dts_star", "fast_mctd")
+CURVE = (0.25, 0.5, 1.0, 1.5, 2.0)  # complexity budgets (0.5 / 1.0 / 1.5: the guide's presets)
 
 
 def grid(images: torch.Tensor, path: Path, title: str) -> None:
@@ -64,29 +73,34 @@ def forward_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
 def compare_mor(
     args: argparse.Namespace,
     problem: DenoisingProblem,
-    unet: Any,
     vae: VAE,
     clf: Any,
     real: torch.Tensor,
     data: Any,
-) -> list[dict[str, Any]]:
-    """Vanilla UNet vs the MoR UNet at capacities 1, 0.5, 0.25: FLOPs, eps-MSE, DTS target rate."""
+) -> dict[str, Any]:
+    """The MoR UNet at capacities 1, 0.75, 0.5, 0.25 vs the vanilla UNet of equal unique
+    parameters: FLOPs per call, eps-MSE, DTS target rate; quality at equal FLOPs, FLOPs at
+    equal quality."""
     import copy
 
     from mctd_diffusion import diffusion_loss
 
     mor, mcfg, _ = load_digits_model(args.mor, "unet")
+    van, _, _ = load_digits_model(args.vanilla, "unet")
     with torch.no_grad():
         z_val = vae.to_latent(data.x_val)
     onehot = torch.nn.functional.one_hot(data.y_val, 10).float()
     rows = []
-    print(f"\nMoR UNet ({args.mor}) vs the vanilla UNet; DTS at {args.mor_nfe} NFE")
+    print(
+        f"\nMoR UNet ({args.mor}) vs vanilla of equal unique params ({args.vanilla}); "
+        f"DTS at {args.mor_nfe} NFE"
+    )
     print(
         f"{'model':>12} {'params':>7} {'MFLOP/call':>10} {'eps-MSE':>8} {'target':>7} {'reward':>8}"
     )
     for label, net, cap in [
-        ("vanilla", unet, None),
-        *[(f"mor c={c}", mor, c) for c in (1.0, 0.5, 0.25)],
+        ("vanilla", van, None),
+        *[(f"mor c={c}", mor, c) for c in (1.0, 0.75, 0.5, 0.25)],
     ]:
         if cap is not None:
             net.set_capacity(cap)
@@ -96,6 +110,7 @@ def compare_mor(
         flops = forward_flops(net, vae.latent_shape)
         prob = copy.copy(problem)
         prob.model = net
+        prob._check_model()  # its own FLOP meter
         run = run_method(
             "dts",
             prob,
@@ -112,6 +127,100 @@ def compare_mor(
             f"{label:>12} {params:>7} {flops / 1e6:>10.3f} {eps:>8.4f} "
             f"{m['target_rate']:>7.3f} {m['mean_reward']:>8.3f}",
             flush=True,
+        )
+    return {"rows": rows, **mor_summary(rows)}
+
+
+def mor_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Quality at equal FLOPs (the MoR capacity with the most FLOPs not above vanilla's) and
+    FLOPs at equal quality (the cheapest MoR capacity with eps-MSE <= vanilla's)."""
+    van, mor = rows[0], rows[1:]
+    out: dict[str, Any] = {}
+    under = [r for r in mor if r["flops"] <= van["flops"]]
+    if under:
+        r = max(under, key=lambda r: r["flops"])
+        out["equal_flops"] = {
+            "mor": r["model"],
+            "mor_flops": r["flops"],
+            "mor_eps": r["eps_mse"],
+            "vanilla_flops": van["flops"],
+            "vanilla_eps": van["eps_mse"],
+            "mor_target": r["target_rate"],
+            "vanilla_target": van["target_rate"],
+        }
+        print(
+            f"quality at equal FLOPs: {r['model']} {r['flops'] / 1e6:.3f} MFLOP eps-MSE "
+            f"{r['eps_mse']:.4f} target {r['target_rate']:.2f} vs vanilla "
+            f"{van['flops'] / 1e6:.3f} MFLOP eps-MSE {van['eps_mse']:.4f} "
+            f"target {van['target_rate']:.2f}"
+        )
+    good = [r for r in mor if r["eps_mse"] <= van["eps_mse"]]
+    if good:
+        r = min(good, key=lambda r: r["flops"])
+        out["equal_quality"] = {"mor": r["model"], "flops_ratio": r["flops"] / van["flops"]}
+        print(
+            f"FLOPs at equal quality (eps-MSE <= vanilla's): {r['model']} "
+            f"{r['flops'] / van['flops']:.2f}x vanilla's FLOPs"
+        )
+    else:
+        out["equal_quality"] = None
+        print("FLOPs at equal quality: no MoR capacity reaches vanilla's eps-MSE")
+    return out
+
+
+def complexity_curve(
+    args: argparse.Namespace, problem: DenoisingProblem, vae: VAE, clf: Any, real: torch.Tensor
+) -> list[dict[str, Any]]:
+    """fast_mctd at each complexity budget of CURVE and ``--curve-nfe``; ratios vs budget 2."""
+    from mctd_diffusion.complexity import rollout_capacity
+
+    rows = []
+    print(f"\ncomplexity budget (fast_mctd on {args.unet}), quality/time curve")
+    print(
+        f"{'budget':>6} {'roll cap':>8} {'nfe':>6} {'MFLOP':>8} {'wall s':>7} {'target':>7} "
+        f"{'reward':>8} {'frechet':>8}"
+    )
+    for nfe in args.curve_nfe:
+        for level in CURVE:
+            run = run_method(
+                "fast_mctd",
+                problem,
+                nfe,
+                lam=args.lam,
+                n_out=args.n_out,
+                seed=args.seed,
+                parallel=args.parallel,
+                complexity=level,
+            )
+            m = score_latents(run.samples, vae, clf, args.target, real)
+            row = {
+                "budget": level,
+                "rollout_capacity": rollout_capacity(level),
+                "nfe_budget": nfe,
+                "nfe": run.nfe,
+                "flops": run.flops,
+                "wall_s": run.wall_time,
+                "n": len(run.samples),
+                **m,
+            }
+            rows.append(row)
+            print(
+                f"{level:>6} {row['rollout_capacity']:>8.2f} {run.nfe:>6} {run.flops / 1e6:>8.1f} "
+                f"{run.wall_time:>7.1f} {m['target_rate']:>7.3f} {m['mean_reward']:>8.3f} "
+                f"{m['frechet']:>8.1f}",
+                flush=True,
+            )
+        full = rows[-1]
+        for r in rows[-len(CURVE) :]:
+            r["flops_vs_full"] = r["flops"] / full["flops"]
+            r["time_vs_full"] = r["wall_s"] / full["wall_s"]
+        print(
+            "  FLOPs vs budget 2: "
+            + ", ".join(f"{r['budget']}: {r['flops_vs_full']:.2f}x" for r in rows[-len(CURVE) :])
+        )
+        print(
+            "  time vs budget 2:  "
+            + ", ".join(f"{r['budget']}: {r['time_vs_full']:.2f}x" for r in rows[-len(CURVE) :])
         )
     return rows
 
@@ -131,7 +240,10 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mor", type=Path, default=None)
+    ap.add_argument("--vanilla", type=Path, default=None, help="vanilla UNet, equal params")
     ap.add_argument("--mor-nfe", type=int, default=800)
+    ap.add_argument("--curve", action="store_true", help="the complexity budget's curve")
+    ap.add_argument("--curve-nfe", type=int, nargs="+", default=[800])
     args = ap.parse_args()
     torch.set_num_threads(1)
     vae, _, _ = load_digits_model(args.vae, "vae")
@@ -149,13 +261,14 @@ def main() -> None:
         num_steps=args.num_steps,
         branch_every=args.branch_every,
         cond=torch.zeros(1, 10),
+        guide_cond=torch.eye(10)[args.target : args.target + 1],
     )
     rows: list[dict[str, Any]] = []
     out_dir = ROOT / "results" / "digits_search"
     print(f"target class {args.target}, lam {args.lam}, {args.num_steps} DDIM steps (eta 1)")
     print(
         f"{'method':>11} {'budget':>6} {'nfe':>6} {'target':>7} {'reward':>8} {'div':>6} "
-        f"{'frechet':>8} {'wall s':>7}"
+        f"{'frechet':>8} {'MFLOP':>8} {'wall s':>7}"
     )
     for budget in args.budgets:
         for name in args.methods:
@@ -176,13 +289,14 @@ def main() -> None:
                 "calls": run.calls,
                 "wall_s": run.wall_time,
                 "best_reward": run.best_reward,
+                "flops": run.flops,
                 **m,
             }
             rows.append(row)
             print(
                 f"{name:>11} {budget:>6} {run.nfe:>6} {m['target_rate']:>7.3f} "
                 f"{m['mean_reward']:>8.3f} {m['diversity']:>6.2f} {m['frechet']:>8.2f} "
-                f"{run.wall_time:>7.1f}",
+                f"{run.flops / 1e6:>8.1f} {run.wall_time:>7.1f}",
                 flush=True,
             )
             with torch.no_grad():
@@ -211,11 +325,15 @@ def main() -> None:
             print(
                 f"  {name:>11}: " + ("not reached" if nfe is None else f"{nfe} NFE ({ratio:.2f}x)")
             )
-    mor_rows = [] if args.mor is None else compare_mor(args, problem, unet, vae, clf, real, data)
+    if args.mor is not None and args.vanilla is None:
+        ap.error("--mor needs --vanilla (the vanilla UNet of equal unique parameters)")
+    mor = {} if args.mor is None else compare_mor(args, problem, vae, clf, real, data)
+    curve = complexity_curve(args, problem, vae, clf, real) if args.curve else []
     res = {
         "args": {k: str(v) for k, v in vars(args).items()},
         "rows": rows,
-        "mor": mor_rows,
+        "mor": mor,
+        "curve": curve,
         "summary": summary,
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

@@ -23,6 +23,7 @@ def test_registry_lists_valid_names() -> None:
         "maze-medium",
         "maze-large",
         "maze-giant",
+        "digits",
     ]
     with pytest.raises(ValueError, match="valid tasks: forecast, arith, keywords"):
         get_task("nope")

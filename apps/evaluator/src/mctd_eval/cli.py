@@ -298,6 +298,10 @@ def list_cmd(
             n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
             for n, m in FAMILIES["maze"].items()
         },
+        "image_methods": {
+            n: {"budgeted": m.budgeted, "description": m.description, "params": m.defaults}
+            for n, m in FAMILIES["image"].items()
+        },
         "backends": list(BACKENDS),
         "presets": PRESETS,
         "series": list_series(),
@@ -316,6 +320,7 @@ def list_cmd(
         ("methods (language-model tasks)", "methods"),
         ("methods (diffusion tasks; NFE = denoiser evaluations per element)", "diffusion_methods"),
         ("methods (maze tasks; budget = MCTD expansions)", "maze_methods"),
+        ("methods (image tasks; NFE = UNet evaluations per element)", "image_methods"),
     ):
         typer.echo(f"{title}:")
         for n, m in info[key].items():

@@ -168,9 +168,19 @@ def _names(given: list[str], valid: dict[str, Any], what: str) -> list[str]:
     return list(dict.fromkeys(given))
 
 
-_FAMILY_NAME = {"lm": "language-model", "diffusion": "diffusion", "maze": "maze"}
-_MODEL_KIND = {"lm": "language model", "diffusion": "denoiser", "maze": "planners"}
-_BUDGET = {"lm": "NFE budget", "diffusion": "NFE budget", "maze": "budget (MCTD expansions)"}
+_FAMILY_NAME = {"lm": "language-model", "diffusion": "diffusion", "maze": "maze", "image": "image"}
+_MODEL_KIND = {
+    "lm": "language model",
+    "diffusion": "denoiser",
+    "maze": "planners",
+    "image": "VAE, UNet and classifier",
+}
+_BUDGET = {
+    "lm": "NFE budget",
+    "diffusion": "NFE budget",
+    "maze": "budget (MCTD expansions)",
+    "image": "NFE budget",
+}
 
 
 def run_family(tasks: list[str]) -> str:
@@ -283,6 +293,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tasks": ["gmm2d"],
         "methods": list(FAMILIES["diffusion"]),
         "budgets": [500, 1000, 2000],
+        "prompts": 1,
+        "seeds": [0, 1, 2],
+    },
+    "digits": {
+        "tasks": ["digits"],
+        "methods": list(FAMILIES["image"]),
+        "budgets": [200, 800, 3200],
         "prompts": 1,
         "seeds": [0, 1, 2],
     },

@@ -1,9 +1,11 @@
 """PNG figures (matplotlib, Agg backend): reward vs NFE, success vs NFE, time per sample, and
 diversity vs reward (language-model tasks), MMD vs NFE, mean reward vs NFE and time per cell
-(diffusion tasks), or success vs NFE and success vs planning time (maze tasks); one panel per
+(diffusion tasks), success vs NFE and success vs planning time (maze tasks), or target-class
+rate vs NFE and vs FLOPs, Frechet distance vs NFE and time (image tasks); one panel per
 task, one line per method through its budgets, with the 95% interval of the y value as error
 bars (range-respecting: see ``stats.estimate``) and the number of cells per point in the legend.
-NFE on an x axis is the mean NFE the cells actually spent, never the nominal budget."""
+NFE on an x axis is the mean NFE the cells actually spent, never the nominal budget.
+`write_digit_grids` draws the decoded samples of image tasks, one grid per method and budget."""
 
 from __future__ import annotations
 
@@ -34,8 +36,35 @@ MAZE_FIGURES = {
     "success_vs_nfe.png": ("nfe", "success", _MNFE, "success rate"),
     "success_vs_time.png": ("wall_s", "success", "planning seconds per task", "success rate"),
 }
-_SPECS = {"lm": FIGURES, "diffusion": DIFFUSION_FIGURES, "maze": MAZE_FIGURES}
-LOG_X = ("nfe", "wall_s")
+_UNFE = "NFE (UNet evaluations per element)"
+IMAGE_FIGURES = {
+    "target_rate_vs_nfe.png": ("nfe", "target_rate", _UNFE, "target-class rate"),
+    "target_rate_vs_flops.png": ("mflops", "target_rate", "MFLOP (UNet, as run)", "target rate"),
+    "frechet_vs_nfe.png": ("nfe", "frechet", _UNFE, "Frechet distance (classifier features)"),
+    "time_per_sample.png": ("nfe", "wall_s", _UNFE, "seconds per cell"),
+}
+_SPECS = {
+    "lm": FIGURES,
+    "diffusion": DIFFUSION_FIGURES,
+    "maze": MAZE_FIGURES,
+    "image": IMAGE_FIGURES,
+}
+LOG_X = ("nfe", "wall_s", "mflops")
+GRID_COLUMNS = 8  # digit grids: 8 images a row
+DIGIT_IMAGES_KEY = "digit_images"  # image-task rows: decoded samples, 8x8 pixels each
+
+
+def write_png(fig: Any, path: Path, dpi: int) -> Path:
+    """Save a matplotlib figure as PNG atomically (no timestamp metadata) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+    return path
 
 
 def _gap(x: float) -> float:
@@ -57,7 +86,6 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
     """Write the figures into ``folder`` (atomically); returns their paths. Language-model
     tasks get the four FIGURES, diffusion tasks DIFFUSION_FIGURES (``mmd_vs_nfe.png`` first),
     maze tasks MAZE_FIGURES."""
-    import io
 
     import matplotlib
 
@@ -104,10 +132,42 @@ def write_figures(groups: Sequence[Group], folder: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         _legend_with_n(axes[0][0], groups)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        path = folder / fname
-        write_atomic(path, buf.getvalue())
-        paths.append(path)
+        paths.append(write_png(fig, folder / fname, 100))
+    return paths
+
+
+def write_digit_grids(
+    rows: Sequence[dict[str, Any]], config: dict[str, Any], folder: Path, key: str
+) -> list[Path]:
+    """``digits_<task>_<method>_<budget>.png``: the decoded samples (rows' ``key``: lists of
+    8x8 pixels in [0, 1]) of the lowest seed's cell, with its target rate and NFE."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    paths: list[Path] = []
+    for r in sorted(rows, key=lambda r: (r["task"], r["method"], r["budget"] or 0, r["seed"])):
+        name = f"digits_{r['task']}_{r['method']}_{r['budget'] or 'natural'}.png"
+        images = r.get(key)
+        if not images or any(p.name == name for p in paths):
+            continue  # the lowest seed only
+        n = len(images)
+        rows_n = max(1, -(-n // GRID_COLUMNS))
+        fig, axes = plt.subplots(
+            rows_n, GRID_COLUMNS, figsize=(0.8 * GRID_COLUMNS, 0.8 * rows_n + 0.5), squeeze=False
+        )
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i < n:
+                ax.imshow(np.asarray(images[i]), cmap="gray_r", vmin=0, vmax=1)
+        rate = r.get("target_rate")
+        note = "" if rate is None else f", target rate {rate:.2f}"
+        fig.suptitle(
+            f"{r['task']}: {r['method']}, budget {r['budget']}, {r['nfe']} NFE, seed "
+            f"{r['seed']}{note}",
+            fontsize=8,
+        )
+        paths.append(write_png(fig, folder / name, 80))
     return paths

@@ -1,14 +1,17 @@
 """The compared methods: per task family, a registry from name to a working callable.
 
 Each family has one runner (``runner.CellRunner``, ``diffusion.DiffusionRunner``,
-``maze.MazeRunner``) that builds the cell's problem and calls ``Method.run`` with the family's
-signature; ``run`` is a ``functools.partial`` over the real function (as mctx composes policies):
+``maze.MazeRunner``, ``digits.DigitsRunner``) that builds the cell's problem and calls
+``Method.run`` with the family's signature; ``run`` is a ``functools.partial`` over the real
+function (as mctx composes policies), or the function itself:
 
 - ``lm``: ``run(problem, budget, params, rng) -> SearchResult`` over ``mctd_tree``'s searches;
 - ``diffusion``: ``run(task=, model=, nfe=, seed=, **task and method params) -> metrics`` over
   ``mctd_diffusion.tasks.gmm2d.evaluate_cell`` with one of ``mctd_diffusion.methods``' samplers;
 - ``maze``: ``run(budget, task) -> (planner, sparse)``: the planner of
-  ``mctd_diffusion.maze.evaluate.default_methods`` at the cell's budget and the task's settings.
+  ``mctd_diffusion.maze.evaluate.default_methods`` at the cell's budget and the task's settings;
+- ``image``: ``run`` is one of ``mctd_diffusion.methods``' samplers ``(problem, SampleArgs,
+  **params)``, which ``digits.DigitsRunner`` runs through ``run_method``.
 
 Budgeted methods (best-of-N and the tree searches) get ``Budget(nfe=B)``: they stop at the first
 iteration boundary past B positions, so the NFE actually spent is measured and recorded, never
@@ -171,51 +174,63 @@ def _gmm2d(sampler: dm.Method) -> Callable[..., dict[str, Any]]:
 
 _WIDEN = {"c_widen": 2.0, "alpha": 0.8}
 
-# The methods of diffusion tasks (mctd_diffusion.methods, at a matched NFE budget; NFE =
-# denoiser evaluations per batch element, a guided call counts 2).
+# The samplers of mctd_diffusion.methods at a matched NFE budget (NFE = denoiser evaluations per
+# batch element, a guided call counts 2): (name, description, sampler, defaults). Diffusion tasks
+# (gmm2d) run them through evaluate_cell; image tasks (digits) add cfg and fast_mctd.
+_SAMPLERS: tuple[tuple[str, str, dm.Method, dict[str, Any]], ...] = (
+    (
+        "dts",
+        "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
+        "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
+        dm.sample_dts,
+        {**_WIDEN, "select_lam": None},
+    ),
+    (
+        "dts_star",
+        "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
+        dm.sample_dts_star,
+        _WIDEN,
+    ),
+    ("best_of_n", "N = NFE / steps prior draws; best of groups", dm.sample_best_of_n, {}),
+    (
+        "importance",
+        "the same N draws resampled with weights exp(lam r)",
+        dm.sample_importance,
+        {},
+    ),
+    ("smc", "SMC / Feynman-Kac steering on the branch schedule", dm.sample_smc, {}),
+    (
+        "guidance",
+        "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
+        dm.sample_guided,
+        {},
+    ),
+)
+
 DIFFUSION_METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "dts",
-            True,
-            "DTS over the denoising chain; samples = descents of the tree (select_lam: a "
-            "selection temperature, e.g. 0.3; None = lam, the paper's rule)",
-            _gmm2d(dm.sample_dts),
-            {**_WIDEN, "select_lam": None},
-        ),
-        Method(
-            "dts_star",
-            True,
-            "DTS*: UCT on the DTS tree, max backup; samples = its rollouts",
-            _gmm2d(dm.sample_dts_star),
-            dict(_WIDEN),
-        ),
-        Method(
-            "best_of_n",
-            True,
-            "N = NFE / steps prior draws; best of groups",
-            _gmm2d(dm.sample_best_of_n),
-        ),
-        Method(
-            "importance",
-            True,
-            "the same N draws resampled with weights exp(lam r)",
-            _gmm2d(dm.sample_importance),
-        ),
-        Method(
-            "smc",
-            True,
-            "SMC / Feynman-Kac steering on the branch schedule",
-            _gmm2d(dm.sample_smc),
-        ),
-        Method(
-            "guidance",
-            True,
-            "reward-gradient guidance of scale lam (a guided call counts 2 NFE)",
-            _gmm2d(dm.sample_guided),
-        ),
-    )
+    name: Method(name, True, text, _gmm2d(fn), dict(d)) for name, text, fn, d in _SAMPLERS
+}
+
+# The methods of image tasks (digits): the samplers themselves, run by
+# mctd_eval.digits.DigitsRunner through run_method (FLOPs as run), plus CFG and the
+# complexity-budget search.
+IMAGE_METHODS: dict[str, Method] = {
+    **{name: Method(name, True, text, fn, dict(d)) for name, text, fn, d in _SAMPLERS},
+    "cfg": Method(
+        "cfg",
+        True,
+        "classifier-free guidance toward the target class at `scale` (2 NFE a step)",
+        dm.sample_cfg,
+        {"scale": 2.0},
+    ),
+    "fast_mctd": Method(
+        "fast_mctd",
+        True,
+        "Fast-MCTD-style parallel UCT search; rollouts at MoR capacity min(1, complexity/2), "
+        "committed steps at full capacity (complexity: e.g. 0.5 / 1.0 / 1.5)",
+        dm.sample_fast_mctd,
+        {"complexity": 1.0, "c": math.sqrt(2.0), "c_widen": 1.0, "alpha": 0.5, "by_noise": False},
+    ),
 }
 
 
@@ -278,11 +293,12 @@ MAZE_METHODS: dict[str, Method] = {
     )
 }
 
-# Method registries per task family (a task's ``family``: "lm", "diffusion" or "maze").
+# Method registries per task family (a task's ``family``: "lm", "diffusion", "maze", "image").
 FAMILIES: dict[str, dict[str, Method]] = {
     "lm": METHODS,
     "diffusion": DIFFUSION_METHODS,
     "maze": MAZE_METHODS,
+    "image": IMAGE_METHODS,
 }
 
 

@@ -38,6 +38,7 @@ from mctd_eval.tasks.fluency import token_logprobs
 
 if TYPE_CHECKING:
     from mctd_eval.diffusion import DiffusionRunner
+    from mctd_eval.digits import DigitsRunner
     from mctd_eval.maze import MazeRunner
 
 ANSWER_CHARS = 300
@@ -144,7 +145,8 @@ class CellRunner:
 class CellWorker:
     """A configuration's family runner with what it needs loaded: a `CellRunner` and its model
     (``lm``: one already loaded in this process, else loaded from ``cfg.backend``/``cfg.model``),
-    a `DiffusionRunner` (a denoiser) or a `MazeRunner` (planners). The local executor calls it
+    a `DiffusionRunner` (a denoiser), a `MazeRunner` (planners) or a `DigitsRunner` (VAE, UNet and
+    classifier). The local executor calls it
     in-process; the Ray executor holds one per actor (one model per actor)."""
 
     def __init__(
@@ -156,8 +158,13 @@ class CellWorker:
         lm: Any = None,
     ) -> None:
         cfg = RunConfig.from_identity(identity)
-        self.runner: CellRunner | DiffusionRunner | MazeRunner
-        if cfg.family == "maze":
+        self.runner: CellRunner | DiffusionRunner | MazeRunner | DigitsRunner
+        if cfg.family == "image":
+            from mctd_eval.digits import DigitsRunner
+
+            self.lm = None
+            self.runner = DigitsRunner(cfg, threads)
+        elif cfg.family == "maze":
             from mctd_eval.maze import MazeRunner
 
             self.lm = None

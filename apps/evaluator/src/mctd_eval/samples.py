@@ -57,7 +57,16 @@ def _grid(task: Any, n: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def write_sample_figures(
     rows: Sequence[dict[str, Any]], config: dict[str, Any], folder: Path
 ) -> list[Path]:
-    """``samples_<task>.png`` per diffusion task whose rows carry samples; returns the paths."""
+    """``samples_<task>.png`` per diffusion task whose rows carry samples, and the digit grids
+    of image tasks (``figures.write_digit_grids``); returns the paths."""
+    from mctd_eval.tasks import task_family
+
+    image = [t for t in config.get("tasks", []) if task_family(t) == "image"]
+    if image:
+        from mctd_eval.figures import DIGIT_IMAGES_KEY, write_digit_grids
+
+        mine = [r for r in rows if r.get("task") in image]
+        return write_digit_grids(mine, config, folder, DIGIT_IMAGES_KEY)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -68,7 +68,14 @@ MAZE_COMMON = (
     "oracle_steps",
     "eval_wall_s",
 )
-_COMMON = {"lm": COMMON, "diffusion": DIFFUSION_COMMON, "maze": MAZE_COMMON}
+# Image tasks (digits): the method's cost in NFE, FLOPs as run and time; the task's metrics.
+IMAGE_COMMON = ("reward", "nfe", "mflops", "calls", "wall_s", "eval_wall_s", "n_samples")
+_COMMON = {
+    "lm": COMMON,
+    "diffusion": DIFFUSION_COMMON,
+    "maze": MAZE_COMMON,
+    "image": IMAGE_COMMON,
+}
 
 
 RATES = ("success", "exhausted")  # booleans, aggregated as rates
@@ -195,7 +202,18 @@ MAZE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rejected", "rejected_frac", "mean"),
     ("reach/oracle", "reach_vs_oracle", "mean"),
 )
-_COLUMNS = {"lm": COLUMNS, "diffusion": DIFFUSION_COLUMNS, "maze": MAZE_COLUMNS}
+IMAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("NFE", "nfe", "mean"),
+    ("MFLOP", "mflops", "mean"),
+    ("calls", "calls", "mean"),
+    ("s/cell", "wall_s", "mean"),
+)
+_COLUMNS = {
+    "lm": COLUMNS,
+    "diffusion": DIFFUSION_COLUMNS,
+    "maze": MAZE_COLUMNS,
+    "image": IMAGE_COLUMNS,
+}
 
 
 def _partial(e: Estimate, n: int, key: str) -> str:
@@ -281,7 +299,25 @@ def _lm_preamble(c: dict[str, Any]) -> list[str]:
     ]
 
 
-_PREAMBLE = {"lm": _lm_preamble, "diffusion": _diffusion_preamble, "maze": _maze_preamble}
+def _image_preamble(c: dict[str, Any]) -> list[str]:
+    return [
+        f"models in `{c.get('model')}`; seeds {c.get('seeds')}; task parameters {_task_params(c)}.",
+        "",
+        "NFE = UNet evaluations per batch element spent by the method (a reward-guided or "
+        "classifier-free-guided call counts 2); MFLOP = the UNet's FLOPs as run, in millions "
+        "(MoR routing as done; a reward-guided call's backward counted as 2x its forward); "
+        "s/cell = wall time of the method. Values are means over seeds ± the 95% t-interval "
+        "half-width, or [lo, hi] for metrics that cannot be negative or leave [0, 1]; n = cells "
+        "per row.",
+    ]
+
+
+_PREAMBLE = {
+    "lm": _lm_preamble,
+    "diffusion": _diffusion_preamble,
+    "maze": _maze_preamble,
+    "image": _image_preamble,
+}
 
 
 def to_markdown(groups: Sequence[Group], config: dict[str, Any], title: str = "") -> str:

@@ -135,18 +135,20 @@ def sample_smc(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     return [out.samples[i] for i in idx], float(out.rewards.max()), None
 
 
+def _twice(guided: DenoisingProblem, a: SampleArgs) -> Drawn:
+    """N = nfe / (2 steps) draws of a problem whose steps cost 2 NFE; the first ``n_out``."""
+    draws, rewards = ancestral(guided, a.count(2 * guided.num_steps), a.rng)
+    return draws[: a.n_out], float(rewards.max()), None
+
+
 def sample_guided(problem: DenoisingProblem, a: SampleArgs) -> Drawn:
     """N = nfe / (2 steps) draws of the problem guided at scale ``lam``."""
-    guided = problem.with_guidance(a.lam)
-    draws, rewards = ancestral(guided, a.count(2 * problem.num_steps), a.rng)
-    return draws[: a.n_out], float(rewards.max()), None
+    return _twice(problem.with_guidance(a.lam), a)
 
 
 def sample_cfg(problem: DenoisingProblem, a: SampleArgs, *, scale: float = 2.0) -> Drawn:
     """N = nfe / (2 steps) draws with classifier-free guidance toward ``guide_cond``."""
-    guided = problem.with_cfg(scale)
-    draws, rewards = ancestral(guided, a.count(2 * problem.num_steps), a.rng)
-    return draws[: a.n_out], float(rewards.max()), None
+    return _twice(problem.with_cfg(scale), a)
 
 
 def sample_fast_mctd(

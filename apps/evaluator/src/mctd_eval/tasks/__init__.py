@@ -33,6 +33,7 @@ BUILTIN_ORDER = (
     "maze-medium",
     "maze-large",
     "maze-giant",
+    "digits",
 )
 
 TASKS: dict[str, type[TaskBase]] = {}
@@ -50,8 +51,8 @@ def _check(ep: importlib.metadata.EntryPoint, obj: Any) -> str | None:
         return f"{ep.value} is not a subclass of mctd_eval.tasks.TaskBase"
     if obj.name != ep.name:
         return f"{ep.value} has name {obj.name!r}, but its entry point is {ep.name!r}"
-    if obj.family not in ("lm", "diffusion", "maze"):
-        return f"{ep.value} has family {obj.family!r}; valid: lm, diffusion, maze"
+    if obj.family not in ("lm", "diffusion", "maze", "image"):
+        return f"{ep.value} has family {obj.family!r}; valid: lm, diffusion, maze, image"
     return None
 
 
