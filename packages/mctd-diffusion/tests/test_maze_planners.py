@@ -10,17 +10,14 @@ MAZE = MazeMap.load("medium")
 START, GOAL = cell_to_xy((5, 3)), cell_to_xy((4, 2))
 
 
+def _arch(every: int = 1, **kw) -> PlannerArch:
+    """A tiny planner of 40-step plans; ``kw`` overrides any field."""
+    base = dict(token_size=4, plan_steps=40, d_model=16, n_layers=1, n_heads=2, neighbour=True)
+    return PlannerArch(every=every, **(base | kw))
+
+
 def _den(every: int = 1, levels: int = 4, **kw) -> PlanDenoiser:
-    cfg = PlannerArch(
-        every=every,
-        token_size=4,
-        plan_steps=40,
-        d_model=16,
-        n_layers=1,
-        n_heads=2,
-        neighbour=True,
-        **kw,
-    )
+    cfg = _arch(every, **kw)
     torch.manual_seed(0)
     return PlanDenoiser(build_model(cfg), cfg, levels=levels)
 
@@ -172,17 +169,10 @@ def test_plans_without_inpainting_do_not_pin_the_start():
 @pytest.mark.parametrize("net", ["transformer", "unet"])
 @pytest.mark.parametrize("token_size", [1, 2, 4, 5, 8, 10, 20, 40])
 def test_shapes_for_every_token_size(net, token_size):
-    cfg = PlannerArch(
-        token_size=token_size,
-        plan_steps=40,
-        d_model=8,
-        n_layers=1,
-        n_heads=2,
-        net=net,
-        unet_levels=2,
+    cfg = _arch(
+        token_size=token_size, d_model=8, net=net, unet_levels=2, inpaint="start",
         neighbour=net == "transformer",
-        inpaint="start",
-    )
+    )  # fmt: skip
     model = build_model(cfg)
     n = 40 // token_size
     assert (cfg.n_tokens, cfg.token_dim) == (n, 2 * token_size)

@@ -65,17 +65,12 @@ class UNet1D(nn.Module):
         k, e = kernel_size, emb_dim
         self.t_emb = NoiseLevelEmbedding(emb_dim)
         self.cond = nn.Linear(cond_dim, emb_dim) if cond_dim else None
-        ins = (data_dim, *channels[:-1])
-        self.down = nn.ModuleList(
-            nn.ModuleList([_ResBlock(ci, co, e, k), _ResBlock(co, co, e, k)])
-            for ci, co in zip(ins, channels, strict=True)
-        )
+        ins, outs = (data_dim, *channels[:-1]), channels
+        self.down = _pairs([(ci, co) for ci, co in zip(ins, outs, strict=True)], e, k)
         self.downsample = nn.ModuleList(nn.Conv1d(c, c, 3, 2, 1) for c in channels[:-1])
-        self.mid = nn.ModuleList([_ResBlock(channels[-1], channels[-1], e, k) for _ in range(2)])
-        self.up = nn.ModuleList(
-            nn.ModuleList([_ResBlock(2 * co, ci, e, k), _ResBlock(ci, ci, e, k)])
-            for ci, co in zip(reversed(channels[:-1]), reversed(channels[1:]), strict=True)
-        )
+        self.mid = _pairs([(channels[-1], channels[-1])], e, k)[0]
+        ups = zip(reversed(channels[:-1]), reversed(channels[1:]), strict=True)
+        self.up = _pairs([(2 * co, ci) for ci, co in ups], e, k)
         self.upsample = nn.ModuleList(
             nn.ConvTranspose1d(c, c, 4, 2, 1) for c in reversed(channels[:-1])
         )
@@ -97,18 +92,30 @@ class UNet1D(nn.Module):
         h = F.pad(rearrange(x, "b l d -> b d l"), (0, pad), mode="replicate")
         e = F.pad(rearrange(emb, "b l e -> b e l"), (0, pad), mode="replicate")
         skips, embs = [], []
-        for i, (b0, b1) in enumerate(self.down):
-            h = b1(b0(h, e), e)
+        for i, pair in enumerate(self.down):
+            h = _run(pair, h, e)
             skips.append(h)
             embs.append(e)
             if i < len(self.downsample):
                 h, e = self.downsample[i](h), F.avg_pool1d(e, 2)
-        for block in self.mid:
-            h = block(h, e)
-        for (b0, b1), up in zip(self.up, self.upsample, strict=True):
+        h = _run(self.mid, h, e)
+        for pair, up in zip(self.up, self.upsample, strict=True):
             e = embs.pop()
-            h = up(b1(b0(torch.cat([h, skips.pop()], dim=1), e), e))
+            h = up(_run(pair, torch.cat([h, skips.pop()], dim=1), e))
         return rearrange(self.final(h)[..., :length], "b d l -> b l d")
+
+
+def _pairs(io: list[tuple[int, int]], emb: int, k: int) -> nn.ModuleList:
+    """Per (c_in, c_out): two residual blocks, c_in -> c_out -> c_out."""
+    return nn.ModuleList(
+        nn.ModuleList([_ResBlock(ci, co, emb, k), _ResBlock(co, co, emb, k)]) for ci, co in io
+    )
+
+
+def _run(pair: nn.Module, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    for block in pair.children():
+        h = block(h, e)
+    return h
 
 
 def _groups(c: int) -> int:
