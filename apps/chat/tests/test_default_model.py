@@ -24,7 +24,8 @@ def test_greedy_answers_paris(engine) -> None:
     pieces: list[str] = []
     a = engine.reply(msgs, Settings(max_tokens=24), on_text=pieces.append)
     assert "Paris" in a.text and "".join(pieces) == a.text
-    assert a.cost.nfe == len(a.tokens) - 1  # greedy: every token but the last fed once
+    # greedy: the prompt's distribution read once, every token but the last fed once
+    assert a.cost.nfe == a.cost.greedy_nfe == len(a.tokens)
 
 
 def test_search_with_json_reward_parses(engine) -> None:

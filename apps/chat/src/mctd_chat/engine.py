@@ -4,7 +4,8 @@ Measurement (the same for the terminal and the server):
 - ``prompt_nfe``: positions computed to prefill the prompt (a prefix cached by an earlier turn
   costs nothing again), paid before the search so it never eats the search's budget;
 - ``nfe`` / ``calls``: the model's own counters around the rest (decoding or the whole search,
-  proposals, rollouts and any model work of the reward included);
+  proposals, rollouts and any model work of the reward included; a decoded answer's reward,
+  computed for the summary only, is not counted);
 - ``greedy_nfe``: what greedy decoding spends to write an answer this long (the first
   distribution is read from the cached prompt, every generated token but the last is fed once;
   mctd-tree's counters), and ``vs_greedy = nfe / greedy_nfe``;
@@ -213,9 +214,12 @@ class Engine:
         job = _Job(prompt, min(settings.max_tokens, lm.max_context - len(prompt)), stop, reward)
         if method.search is None:
             draft = self._decode(job, method, settings, on_text)
+            used = lm.counters.since(c1)
+            # the reward of a decoded answer is for the summary only: not decoding work
+            draft.reward = float(np.asarray(job.reward([draft.text]), dtype=np.float64)[0])
         else:
             draft = self._search(job, method, settings, on_progress)
-        used = lm.counters.since(c1)
+            used = lm.counters.since(c1)
         wall = time.perf_counter() - t0
         n_out = sum(t not in lm.eos_token_ids for t in draft.tokens)
         greedy_nfe = max(len(draft.tokens), 1)
@@ -241,7 +245,7 @@ class Engine:
     def _decode(
         self, job: _Job, method: Method, settings: Settings, on_text: OnText | None
     ) -> _Draft:
-        """Greedy or sampling, streamed; the answer's reward is computed for the summary."""
+        """Greedy or sampling, streamed (the caller scores the answer for the summary)."""
         lm = self.lm
         tokens, reason = decode(
             lm,
@@ -254,8 +258,7 @@ class Engine:
             on_text=on_text,
         )
         text = cut_at_stop(lm.decode([t for t in tokens if t not in lm.eos_token_ids]), job.stop)
-        reward = float(np.asarray(job.reward([text]), dtype=np.float64)[0])
-        return _Draft(tokens, text, reason, reward)
+        return _Draft(tokens, text, reason, float("nan"))
 
     def _search(
         self, job: _Job, method: Method, settings: Settings, on_progress: OnProgress | None
