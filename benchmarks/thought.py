@@ -210,7 +210,7 @@ def part_search(runs: Path, budgets: list[int], seeds: int, steps: int) -> dict[
     from mctd_thought import KeywordReward, UnmaskProblem
     from mctd_tree import Budget, best_of_n, dts, dts_star
 
-    model, tok, name = decode_model(runs, steps)
+    model, tok, run_name = decode_model(runs, steps)
     methods = {
         "best_of_n": lambda p, b, s: best_of_n(p, b, batch_size=4, rng=s),
         "dts": lambda p, b, s: dts(p, b, lam=10.0, rng=s),
@@ -246,7 +246,7 @@ def part_search(runs: Path, budgets: list[int], seeds: int, steps: int) -> dict[
                         }
                     )
     print(
-        f"\n## search ({name}): {len(WORDS)} keyword pairs x {seeds} seeds, answer 24, "
+        f"\n## search ({run_name}): {len(WORDS)} keyword pairs x {seeds} seeds, answer 24, "
         "4 tokens/step"
     )
     print("| budget (positions) | method | mean best reward | mean NFE | mean calls |")
