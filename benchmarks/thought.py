@@ -7,7 +7,9 @@ train   ``mctd-train thought`` for ``--arch thought`` and ``baseline`` at ``--se
         resumed when not). Validation NLL bound (nats/token, MDLM ELBO, 4 stratified draws of
         (t, mask) per window, the same draws for both) on consecutive segments: over segments
         with a context (>= 1; the thought model reads the stack written from the earlier ones)
-        and over all; paired t-test over seeds (thought - baseline).
+        and over all; paired t-test over seeds (thought - baseline); and the context gain: the
+        gap on segments >= 1 minus the gap on segment 0 (t-test against 0), which separates
+        what the thought adds from how well each architecture trained.
 decode  The decode model (``RUNS/decode-baseline``, a baseline trained ``--decode-steps``
         steps, else the seed-0 baseline) generates ``--answer`` tokens (prompt + answer within
         the training segment length) after 16 prompts (EOS + the first 3 tokens of 16
@@ -85,6 +87,19 @@ def part_train(runs: Path, seeds: int, steps: int) -> dict[str, Any]:
             "t": None if test is None else float(test.statistic),
             "p": None if test is None else float(test.pvalue),
         }
+    # does the thought help where it has something to read? (segments >= 1) - (segment 0)
+    did = []
+    for s in range(seeds):
+        rt, rb = out["runs"][f"thought-s{s}"], out["runs"][f"baseline-s{s}"]
+        gap = [rt[f"val_bound_seg{i}"] - rb[f"val_bound_seg{i}"] for i in range(SIZE["n_seg"])]
+        did.append(float(np.mean(gap[1:]) - gap[0]))
+    test = sps.ttest_1samp(did, 0.0) if seeds > 1 else None
+    out["context_gain"] = {
+        "per_seed": did,
+        "mean": float(np.mean(did)),
+        "t": None if test is None else float(test.statistic),
+        "p": None if test is None else float(test.pvalue),
+    }
     print(f"\n## train: {seeds} seeds x {steps} steps, " + json.dumps(SIZE))
     for s in range(seeds):
         rt, rb = out["runs"][f"thought-s{s}"], out["runs"][f"baseline-s{s}"]
@@ -100,6 +115,11 @@ def part_train(runs: Path, seeds: int, steps: int) -> dict[str, Any]:
             f"(PPL bound {r['ppl_bound_thought']:.1f} vs {r['ppl_bound_baseline']:.1f}), "
             f"paired t = {r['t']}, p = {r['p']}"
         )
+    g = out["context_gain"]
+    print(
+        f"(thought - baseline) on segments with a context minus on segment 0: "
+        f"{g['mean']:+.4f} nats/token (< 0: the thought helps), t = {g['t']}, p = {g['p']}"
+    )
     return out
 
 
@@ -210,7 +230,7 @@ def part_search(runs: Path, budgets: list[int], seeds: int, steps: int) -> dict[
     from mctd_thought import KeywordReward, UnmaskProblem
     from mctd_tree import Budget, best_of_n, dts, dts_star
 
-    model, tok, name = decode_model(runs, steps)
+    model, tok, run_name = decode_model(runs, steps)
     methods = {
         "best_of_n": lambda p, b, s: best_of_n(p, b, batch_size=4, rng=s),
         "dts": lambda p, b, s: dts(p, b, lam=10.0, rng=s),
@@ -246,7 +266,7 @@ def part_search(runs: Path, budgets: list[int], seeds: int, steps: int) -> dict[
                         }
                     )
     print(
-        f"\n## search ({name}): {len(WORDS)} keyword pairs x {seeds} seeds, answer 24, "
+        f"\n## search ({run_name}): {len(WORDS)} keyword pairs x {seeds} seeds, answer 24, "
         "4 tokens/step"
     )
     print("| budget (positions) | method | mean best reward | mean NFE | mean calls |")
@@ -271,12 +291,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="train,decode,search")
     ap.add_argument("--runs", type=Path, default=RESULTS / "thought_runs")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--answer", type=int, default=28)
     ap.add_argument("--block", type=int, default=14)
     ap.add_argument("--decode-steps", type=int, default=1500)
-    ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--budgets", default="1200,2400,4800")
     ap.add_argument("--search-seeds", type=int, default=2)
     args = ap.parse_args()

@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 runner = CliRunner()
 
 
-def test_thought_model_is_not_built_yet() -> None:
+def test_thought_model_is_refused_with_a_pointer() -> None:
     for args in (["--model", "thought:/tmp/x"], ["serve", "--model", "thought:/tmp/x"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 2
-        assert "thought model (mctd-thought) is not built yet" in r.output
+        assert "does not serve thought models" in " ".join(r.output.split())
 
 
 def test_bad_options_exit_2() -> None:

@@ -100,3 +100,24 @@ def test_save_load_round_trip_and_refuses_the_other_arch(tmp_path: Path) -> None
         load_model(tmp_path / "b")
     with pytest.raises(ThoughtLoadError, match="not a mctd-thought"):
         load_model(tmp_path / "nothing")
+
+
+def test_thought_lm_is_a_language_model_with_honest_counters() -> None:
+    from mctd_thought import ThoughtLM
+    from mctd_thought.testing import CharTokenizer
+    from mctd_tree.protocols import LanguageModel
+
+    lm = ThoughtLM(MODEL, CharTokenizer(), per_step=2, window=16)
+    assert isinstance(lm, LanguageModel) and lm.eos_token_ids == frozenset({0})
+    prompt = lm.chat_prompt([{"role": "user", "content": "a cat"}])
+    assert prompt[0] == 0 and lm.decode(prompt) == "a cat"
+    lp = lm.next_logprobs([prompt, prompt[:2]])
+    assert lp.shape == (2, 29) and lm.counters.nfe == 32 and lm.counters.calls == 1
+    (g,) = lm.generate([prompt], np.random.default_rng(0), max_new_tokens=5)
+    assert 1 <= len(g.tokens) <= 5 and lm.counters.calls == 1 + 3
+    prob = lm.search_problem(prompt, KeywordReward(["a"]), max_new_tokens=5)
+    assert prob.counters is lm.counters and prob.answer_len == 6
+    res = best_of_n(prob, Budget(simulations=2), rng=0)
+    # two rollouts batched: 3 calls of 2 rows x (6 prompt + 6 answer) positions
+    assert lm.counters.calls == 4 + 3 and lm.counters.nfe == 32 + 3 * 12 + 3 * 2 * 12
+    assert 0.0 <= res.best_reward <= 1.0

@@ -3,8 +3,9 @@
 (optional extra), ``mor`` (a ``mctd-train mor`` run: ``--model DIR``) and ``toy``.
 
 ``model`` is ``"default"`` (the embedded SmolLM2-135M-Instruct), a Hugging Face id, a local folder
-or a ``.gguf`` file. ``thought:DIR`` names the thought model, which is not built yet: it is refused
-with a message saying so rather than served by a stand-in.
+or a ``.gguf`` file. ``thought:DIR`` names a masked-diffusion thought model (mctd-thought), which
+the chat does not serve (its engine decodes left to right; the dLM is searched by ``mctd-eval
+--backend thought``): it is refused with a message saying so rather than served by a stand-in.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def load_lm(
     """A `LanguageModel` for ``model`` on ``backend``; clear errors for what cannot work."""
     if model.startswith(THOUGHT_PREFIX):
         raise ModelError(
-            f"--model {model}: the thought model (mctd-thought) is not built yet, so there is no "
-            "thought backend to load; use 'default', a Hugging Face id or a local model folder"
+            f"--model {model}: mctd-chat does not serve thought models (mctd-thought masked-"
+            "diffusion LMs; search one with `mctd-eval run --backend thought --model DIR`); use "
+            "'default', a Hugging Face id or a local model folder"
         )
     try:
         return _load(backend, model, threads=threads, device=device, progress=progress)

@@ -207,16 +207,12 @@ def train_thought(
 def load_thought(folder: Path, arch: str | None = None) -> tuple[Any, Any]:
     """(model, tokenizer) of a run's ``model/`` folder (or a run directory)."""
     from mctd_thought import load_model
-    from transformers import PreTrainedTokenizerFast
+
+    from mctd_trainer.corpus import load_tokenizer
 
     folder = Path(folder)
     if (folder / "model").is_dir():
         folder = folder / "model"
     if not (folder / "tokenizer.json").is_file():
         raise UserError(f"{folder} has no tokenizer.json: not a `mctd-train thought` model folder")
-    tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(folder / "tokenizer.json"),
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    return load_model(folder, arch=arch), tok
+    return load_model(folder, arch=arch), load_tokenizer(folder)

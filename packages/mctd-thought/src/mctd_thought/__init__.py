@@ -4,6 +4,7 @@ over unmasking."""
 from mctd_thought.config import ARCHS, ThoughtConfig
 from mctd_thought.io import ThoughtLoadError, load_config, load_model, save_model
 from mctd_thought.layers import KVCache
+from mctd_thought.lm import ThoughtLM
 from mctd_thought.loss import LossOut, mdlm_loss, nll_bound, segment_loss, split_segments
 from mctd_thought.model import MaskedDiffusionLM
 from mctd_thought.sampling import DecodeConfig, Decoder, DecodeStats, Generated, generate
@@ -23,6 +24,7 @@ __all__ = [
     "LossOut",
     "MaskedDiffusionLM",
     "ThoughtConfig",
+    "ThoughtLM",
     "ThoughtLoadError",
     "ThoughtStack",
     "ThoughtWriter",

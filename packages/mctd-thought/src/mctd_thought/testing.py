@@ -50,3 +50,15 @@ def tiny_model(
     for p in model.parameters():
         p.data.normal_(0, scale)
     return model.eval()
+
+
+class CharTokenizer:
+    """`encode` / `decode` above as a tokenizer object (EOS id 0) for `ThoughtLM` in tests."""
+
+    eos_token_id = 0
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return encode(text)
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return decode(ids)
