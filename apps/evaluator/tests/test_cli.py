@@ -33,7 +33,7 @@ SMALL = ["--tasks", "arith,keywords", "--budgets", "60", "--prompts", "2"]
         (["--set", "forecast.gamma=1"], "parameters given for task 'forecast', which is not in"),
         (["--set", "colour=red"], "unknown setting 'colour'"),
         (["--executor", "spark"], "valid executors: local, ray"),
-        (["--backend", "jax"], "valid backends: torch, mlx, mor, toy"),
+        (["--backend", "jax"], "valid backends: torch, mlx, mor, thought, toy"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_no_files(

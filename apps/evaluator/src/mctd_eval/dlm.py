@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from mctd_thought.lm import ThoughtLM
 from mctd_tree.errors import UserError
 

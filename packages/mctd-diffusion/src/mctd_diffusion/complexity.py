@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 from mctd_tree import Budget, Counters, Rollout, SearchConfig, TreeSearch
+from mctd_tree.algorithms import backup_rule, selection_rule
 from mctd_tree.errors import UserError
+from mctd_tree.search import check_widening
 
 from mctd_diffusion.compute import capacity
 from mctd_diffusion.problem import DenoisingProblem, DiffusionState
@@ -118,13 +120,13 @@ def complexity_search(
 ) -> tuple[list[DiffusionState], float, Any]:
     """The search above to an NFE budget; (committed samples, best committed reward, tree)."""
     check_budget(budget)
+    select, reach = selection_rule("uct", c, 1.0)
     cfg = SearchConfig(
         "widen",
-        "uct",
-        backup,  # type: ignore[arg-type]
-        c=c,
-        c_widen=c_widen,
-        alpha=alpha,
+        select,
+        backup_rule(backup, 1.0),  # type: ignore[arg-type]
+        reach,
+        widen=check_widening(c_widen, alpha),
         parallel=parallel,
     )
     res = TreeSearch(CheapRollouts(problem, budget, by_noise), cfg, rng).run(Budget(nfe=nfe))
