@@ -1,6 +1,7 @@
 """The path from ``mctd-eval run`` to the model's forward pass, as the README lists it: the
-stack at a forward pass of the search (not of the task's reward) holds the CLI, the local executor, the family runner and
-the method registry, then the tree search; no other evaluator module, and none twice."""
+stack at a forward pass of the search (not of the task's reward) holds the CLI, the local
+executor, the family runner and the method registry, then the tree search; no other evaluator
+module, and none twice."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from mctd_tree.result import Budget, SearchResult, SearchStats
 from mctd_tree.search import SearchConfig, TreeSearch, sample_tree
 from mctd_tree.tree import Tree
 
-__version__ = "0.1.1"
+__version__ = "0.4.0"
 
 __all__ = [
     "Budget",
