@@ -1,7 +1,7 @@
 """The path from ``mctd-eval run`` to the model's forward pass, as the README lists it: the
-stack at a forward pass of the search (not of the task's reward) holds the CLI, the local
-executor, the family runner and the method registry, then the tree search; no other evaluator
-module, and none twice."""
+stack at every forward pass of the search (not of the task's reward) is cli, execute, runner,
+methods, then mctd-tree's algorithms, search, tokens problem, LM base (and decode loop), then the
+torch backend: at most 10 files, none entered twice, no package re-entered."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ from typing import Any
 import pytest
 
 EVALUATOR_PATH = ["cli.py", "execute.py", "runner.py", "methods.py"]
+# below the search: the problem, the protocol written once, the decode loop, the backend
+TREE_TO_FORWARD = [
+    "mctd_tree/problems/tokens.py",
+    "mctd_tree/lm/base.py",
+    "mctd_tree/lm/decode.py",
+    "mctd_llm_torch/model.py",
+]
 
 
 def _project_files(stack: traceback.StackSummary) -> list[str]:
@@ -28,7 +35,7 @@ def _project_files(stack: traceback.StackSummary) -> list[str]:
     return out
 
 
-def test_run_reaches_the_forward_pass_through_four_evaluator_files(
+def test_run_reaches_the_forward_pass_through_ten_files_without_going_back(
     tmp_path: Path, tiny_model_dir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from transformers.models.llama import modeling_llama
@@ -56,3 +63,9 @@ def test_run_reaches_the_forward_pass_through_four_evaluator_files(
             "mctd_tree/algorithms.py",
             "mctd_tree/search.py",
         ], files
+        below = files[len(EVALUATOR_PATH) + 2 :]
+        assert below in (
+            TREE_TO_FORWARD,
+            [f for f in TREE_TO_FORWARD if f != "mctd_tree/lm/decode.py"],
+        ), files
+        assert len(files) <= 10, files
