@@ -44,7 +44,6 @@ from mctd_llm_torch.loading import (
     resolve_source,
 )
 
-Match = KVMatch[torch.Tensor]
 DEFAULT_MAX_CACHE_POSITIONS = 16384
 
 
@@ -257,7 +256,7 @@ class TorchLM(TokenizerLM):
         logits = self._head(hidden).float()
         return torch.log_softmax(logits, dim=-1).cpu().numpy()
 
-    def _assemble(self, matches: list[Match], extra: int) -> _Batch:
+    def _assemble(self, matches: list[KVMatch[torch.Tensor]], extra: int) -> _Batch:
         """Copy each row's cached past into a fresh left-padded buffer (``extra`` free columns)."""
         b = len(matches)
         past = max(m.length for m in matches)
