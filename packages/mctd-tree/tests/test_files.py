@@ -137,3 +137,20 @@ def test_digest_covers_arrays_and_metadata() -> None:
     flipped = [("w", "F32", (2,), b"\x01\x00\x80\x3f\x00\x00\x00\x40")]
     assert digest(flipped, {"step": "600"}) != base
     assert digest([("w", "F32", (1, 2), arrays[0][3])], {"step": "600"}) != base
+
+
+def test_atomic_folder_replaces_on_success_and_keeps_the_old_on_error(tmp_path: Path) -> None:
+    from mctd_tree.files import atomic_folder
+
+    target = tmp_path / "model"
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert (target / "a.txt").read_text() == "one"
+    with pytest.raises(RuntimeError), atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("two")
+        raise RuntimeError("killed half way")
+    assert (target / "a.txt").read_text() == "one"
+    with atomic_folder(target) as tmp:
+        (tmp / "b.txt").write_text("three")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary left

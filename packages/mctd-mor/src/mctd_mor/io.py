@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from mctd_tree.errors import UserError
+from mctd_tree.files import atomic_folder
 from safetensors.torch import load_file, save_file
 
 from mctd_mor.config import MoRConfig
@@ -33,24 +31,11 @@ def state_tensors(model: MoRForCausalLM) -> dict[str, torch.Tensor]:
 
 def save_model(model: MoRForCausalLM, folder: Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the folder atomically (temporary sibling folder, then rename over the old one)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(Path(folder)) as tmp:
         meta = {"format": FORMAT, "config": model.cfg.to_dict(), **(extra or {})}
         (tmp / CONFIG).write_text(json.dumps(meta, indent=1) + "\n")
         save_file(state_tensors(model), str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)
 
 
 def load_config(folder: Path) -> MoRConfig:

@@ -6,6 +6,8 @@
   the holder's pid and command, for the message.
 - `atomic_write` / `write_json`: temp file in the same folder, fsync, rename; JSON is strict (a
   non-finite float becomes ``null``, never the invalid literal ``NaN``).
+- `atomic_folder`: a whole folder (a saved model) filled in a temporary sibling, then renamed
+  over the old one.
 - `clean_temp_files`: temp files a killed writer left behind, removed at the next start (under the
   lock, so they cannot belong to a live writer).
 - `digest`: SHA-256 over named arrays *and* the metadata stored beside them, so an edited step or
@@ -21,10 +23,11 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +143,28 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``folder`` to fill; on success it replaces ``folder`` (the old
+    one is moved aside, then removed), on an error it is removed and ``folder`` is untouched."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(folder.parent)
 
 
 def finite_json(obj: Any) -> Any:
