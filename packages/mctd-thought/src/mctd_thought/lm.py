@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from mctd_tree.lm.validate import row_caps
 from mctd_tree.protocols import Counters, Generation, Reward
 
 from mctd_thought.sampling import DecodeConfig, Decoder
@@ -90,11 +91,7 @@ class ThoughtLM:
     ) -> list[Generation]:
         """Low-confidence unmasking of each row's answer (``per_step`` tokens a step; a row's
         answer is its cap rounded up to a multiple of ``per_step``, cut back to the cap)."""
-        caps = (
-            [max_new_tokens] * len(prefixes)
-            if isinstance(max_new_tokens, int)
-            else list(max_new_tokens)
-        )
+        caps = row_caps(max_new_tokens, prefixes, self.max_context)
         out = []
         for p, cap in zip(prefixes, caps, strict=True):
             n = -(-int(cap) // self.per_step) * self.per_step
