@@ -18,6 +18,7 @@ from mctd_tree.errors import UserError, float_option, int_option
 from mctd_trainer import checkpoints
 from mctd_trainer.corpus_cli import corpus
 from mctd_trainer.digits_cli import classifier, unet, vae
+from mctd_trainer.guard import check_fresh
 from mctd_trainer.guard import check_out as _check_out
 from mctd_trainer.guard import check_steps as _check_steps
 from mctd_trainer.guard import errors as _errors
@@ -90,8 +91,7 @@ def gmm2d(
                 if steps is not None:
                     cfg.steps = steps
             else:
-                if checkpoints.list_checkpoints(run_dir / "checkpoints"):
-                    raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+                check_fresh(run_dir)
                 cfg = Gmm2dConfig(
                     steps=steps or Gmm2dConfig.steps,
                     seed=seed,
@@ -200,8 +200,8 @@ def maze(
             if resume:
                 arch, training = resume_config(run_dir, steps)
                 _check_steps(steps, reached_step(run_dir))
-            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
-                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            else:
+                check_fresh(run_dir)
             res = train_maze(arch, training, run_dir, resume=resume, threads=threads, init=init)
     typer.echo(f"maze {arch.maze} every={arch.every}: step {res.step}, loss {res.loss:.5f}")
     typer.echo(f"run directory: {run_dir}")

@@ -120,6 +120,7 @@ def classifier() -> dict[str, Any]:
 def _run(kind: str, o: Shared, extra: dict[str, Any]) -> None:
     from mctd_trainer import checkpoints
     from mctd_trainer.digits import DEFAULT_LR, DEFAULT_STEPS, DigitsConfig, train_digits
+    from mctd_trainer.guard import check_fresh
     from mctd_trainer.guard import check_out as _check_out
     from mctd_trainer.guard import check_steps as _check_steps
     from mctd_trainer.guard import errors as _errors
@@ -156,7 +157,7 @@ def _run(kind: str, o: Shared, extra: dict[str, Any]) -> None:
                 _check_steps(o.steps, ck.step if ck else 0)
                 saved.steps = o.steps or saved.steps
                 cfg = saved
-            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
-                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            else:
+                check_fresh(run_dir)
             train_digits(cfg, run_dir, resume=o.resume, device=o.device, threads=o.threads)
     typer.echo(f"run directory: {run_dir}")

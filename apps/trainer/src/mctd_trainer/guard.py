@@ -37,6 +37,14 @@ def check_out(out: Path | None, resume: bool) -> None:
         raise UserError(f"--out {out} does not exist: nothing to resume")
 
 
+def check_fresh(run_dir: Path) -> None:
+    """Refuse to start a new run in a directory that already holds checkpoints."""
+    from mctd_trainer.checkpoints import list_checkpoints
+
+    if list_checkpoints(run_dir / "checkpoints"):
+        raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+
+
 def check_steps(steps: int | None, reached: int) -> None:
     if steps is not None and steps < reached:
         raise UserError(

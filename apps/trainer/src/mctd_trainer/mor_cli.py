@@ -38,10 +38,9 @@ def mor(
     threads: Annotated[int, typer.Option(min=0)] = 1,
 ) -> None:
     """Train a causal LM with (or without) Mixture-of-Recursions on the story corpus."""
-    from mctd_tree.errors import UserError, user_errors
+    from mctd_tree.errors import user_errors
 
-    from mctd_trainer import checkpoints
-    from mctd_trainer.guard import check_out, errors
+    from mctd_trainer.guard import check_fresh, check_out, errors
     from mctd_trainer.mor import MorTrainConfig, check_resume, train_mor
     from mctd_trainer.rundir import locked, new_run_dir
 
@@ -74,8 +73,8 @@ def mor(
             where.append(run_dir)
             if resume:
                 cfg = check_resume(run_dir, cfg)
-            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
-                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            else:
+                check_fresh(run_dir)
             m = train_mor(cfg, run_dir, resume=resume, threads=threads)
     typer.echo(
         f"{m['arch']} N_r={m['n_recursion']}: val NLL {m['val_nll']:.4f} after {m['steps']} steps, "

@@ -42,10 +42,9 @@ def thought(
     threads: Annotated[int, typer.Option(min=0)] = 1,
 ) -> None:
     """Train a masked-diffusion LM (MDLM objective) with or without the thought stack."""
-    from mctd_tree.errors import UserError, user_errors
+    from mctd_tree.errors import user_errors
 
-    from mctd_trainer import checkpoints
-    from mctd_trainer.guard import check_out, errors
+    from mctd_trainer.guard import check_fresh, check_out, errors
     from mctd_trainer.rundir import locked, new_run_dir
     from mctd_trainer.thought import ThoughtTrainConfig, check_resume, train_thought
 
@@ -85,8 +84,8 @@ def thought(
             where.append(run_dir)
             if resume:
                 cfg = check_resume(run_dir, cfg)
-            elif checkpoints.list_checkpoints(run_dir / "checkpoints"):
-                raise UserError(f"{run_dir} already holds checkpoints; pass --resume")
+            else:
+                check_fresh(run_dir)
             m = train_thought(cfg, run_dir, resume=resume, threads=threads)
     ctx = f", {m['val_bound_ctx']:.4f} on segments with a context" if "val_bound_ctx" in m else ""
     typer.echo(
