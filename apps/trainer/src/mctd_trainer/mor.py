@@ -10,66 +10,30 @@ FLOPs so far to TensorBoard; the end exports ``model/`` (`mctd_mor.save_model` +
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from mctd_tree.errors import UserError
 from torch import nn
 
-from mctd_trainer import checkpoints
-from mctd_trainer.loop import LoopConfig, make_accelerator, train_loop
-from mctd_trainer.rundir import load_config, save_config
+from mctd_trainer.corpus_lm import CorpusLMConfig, TrapezoidConfig, export, fit, load_data
+from mctd_trainer.corpus_lm import check_resume as check_saved
+from mctd_trainer.rundir import save_config
+
+__all__ = ["MorTrainConfig", "TrapezoidConfig", "check_resume", "load_mor_lm", "train_mor"]
 
 
 @dataclass
-class TrapezoidConfig(LoopConfig):
-    """Linear warm-up over ``warmup`` steps, constant, linear cool-down over the last
-    ``cooldown_frac`` of the steps to 0 (warm-up-stable-decay)."""
-
-    cooldown_frac: float = 0.2
-
-    def lr_at(self, step: int) -> float:
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        cool = max(1, int(self.steps * self.cooldown_frac))
-        left = self.steps - step
-        return self.lr * min(1.0, left / cool)
-
-
-@dataclass
-class MorTrainConfig:
+class MorTrainConfig(CorpusLMConfig):
     """Model and run settings of ``mctd-train mor`` (saved as the run's ``config.json``)."""
 
     arch: str = "mor-ec"
     n_recursion: int = 3
     sharing: str = "middle_cycle"
     kv_mode: str = "recursion"
-    d_model: int = 128
-    n_heads: int = 4
-    d_ff: int = 344
-    n_layers: int = 4
     seq_len: int = 128
-    batch_size: int = 16
-    steps: int = 2000
-    lr: float = 3e-3
-    warmup: int = 100
-    cooldown_frac: float = 0.2
-    seed: int = 0
-    ckpt_every: int = 200
-    val_frac: float = 0.02
-    val_windows: int = 64
-    corpus: str | None = None
-    dataset: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MorTrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def model_config(cfg: MorTrainConfig, vocab_size: int) -> Any:
@@ -88,18 +52,6 @@ def model_config(cfg: MorTrainConfig, vocab_size: int) -> Any:
         kv_mode=cfg.kv_mode,
         max_seq_len=max(512, cfg.seq_len),
     )
-
-
-def load_data(cfg: MorTrainConfig) -> tuple[Any, np.ndarray, np.ndarray, Path]:
-    """(tokenizer, train stream, validation stream, tokenizer.json path)."""
-    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer
-    from mctd_trainer.corpus.tokens import split_texts, token_stream
-
-    folder = find_corpus(Path(cfg.corpus) if cfg.corpus else None)
-    texts = load_hf_texts(cfg.dataset) if cfg.dataset else load_texts(folder)
-    tok = load_tokenizer(folder)
-    train, val = split_texts(texts, cfg.val_frac)
-    return tok, token_stream(train, tok), token_stream(val, tok), folder / "tokenizer.json"
 
 
 @torch.no_grad()
@@ -137,14 +89,7 @@ def step_flops(model: Any, stream: np.ndarray, cfg: MorTrainConfig) -> int:
 
 def check_resume(run_dir: Path, cfg: MorTrainConfig) -> MorTrainConfig:
     """The saved config of ``run_dir``; refuse a run of another architecture."""
-    saved = MorTrainConfig.from_dict(load_config(run_dir))
-    if saved.arch != cfg.arch or saved.n_recursion != cfg.n_recursion:
-        raise UserError(
-            f"{run_dir} holds a {saved.arch} N_r={saved.n_recursion} run, not {cfg.arch} "
-            f"N_r={cfg.n_recursion}: its checkpoints are of another architecture"
-        )
-    saved.steps = cfg.steps
-    return saved
+    return check_saved(run_dir, cfg, ("n_recursion",))
 
 
 def train_mor(
@@ -155,7 +100,6 @@ def train_mor(
 
     from mctd_trainer.corpus.tokens import fixed_windows, windows
 
-    acc = make_accelerator("cpu", threads)
     tok, train, val, tok_path = load_data(cfg)
     val_ids = fixed_windows(val, cfg.seq_len + 1, cfg.val_windows)
     torch.manual_seed(cfg.seed)
@@ -163,15 +107,6 @@ def train_mor(
     model = MoRForCausalLM(mcfg)
     save_config(run_dir, asdict(cfg))
     per_step = step_flops(model, train, cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.1, betas=(0.9, 0.95))
-    loop = TrapezoidConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        warmup=cfg.warmup,
-        cooldown_frac=cfg.cooldown_frac,
-        ckpt_every=cfg.ckpt_every,
-        log_every=min(50, cfg.ckpt_every),
-    )
 
     def loss_fn(m: nn.Module, step: int, device: torch.device) -> torch.Tensor:
         rng = np.random.default_rng([cfg.seed, step])
@@ -182,24 +117,8 @@ def train_mor(
     def evaluate(m: nn.Module, step: int) -> dict[str, float]:
         return {"eval/val_nll": validation_nll(m, val_ids), "eval/train_flops": step * per_step}
 
-    try:
-        res = train_loop(
-            model,
-            opt,
-            loss_fn,
-            loop,
-            run_dir,
-            accelerator=acc,
-            resume=resume,
-            meta={"arch": cfg.arch},
-            evaluate=evaluate,
-        )
-    except RuntimeError as e:
-        if "state_dict" in str(e) or "size mismatch" in str(e):
-            raise checkpoints.CheckpointError(
-                f"checkpoint in {run_dir} does not fit a {cfg.arch} model: {e}"
-            ) from e
-        raise
+    meta = {"arch": cfg.arch}
+    res = fit(model, cfg, run_dir, loss_fn, evaluate, resume=resume, threads=threads, meta=meta)
     metrics = {
         "arch": cfg.arch,
         "n_recursion": mcfg.n_recursion,
@@ -212,9 +131,7 @@ def train_mor(
         "train_tokens": len(train),
         "val_tokens": len(val),
     }
-    save_model(model, run_dir / "model", extra={"metrics": metrics})
-    shutil.copyfile(tok_path, run_dir / "model" / "tokenizer.json")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    export(save_model, model, run_dir, tok_path, metrics)
     return metrics
 
 

@@ -38,44 +38,34 @@ def mor(
     threads: Annotated[int, typer.Option(min=0)] = 1,
 ) -> None:
     """Train a causal LM with (or without) Mixture-of-Recursions on the story corpus."""
-    from mctd_tree.errors import user_errors
-
-    from mctd_trainer.guard import check_fresh, check_out, errors
+    from mctd_trainer.corpus_lm import run_command
     from mctd_trainer.mor import MorTrainConfig, check_resume, train_mor
-    from mctd_trainer.rundir import locked, new_run_dir
 
-    where: list[Path] = []
-    with errors("mctd-train mor", where):
-        check_out(out, resume)
-        with user_errors():  # validation: a ValueError here is bad input
-            cfg = MorTrainConfig(
-                arch=arch,
-                n_recursion=nr,
-                sharing=sharing,
-                kv_mode=kv_mode,
-                d_model=d_model,
-                n_heads=heads,
-                d_ff=d_ff,
-                n_layers=layers,
-                seq_len=seq_len,
-                batch_size=batch_size,
-                steps=steps,
-                lr=lr,
-                warmup=warmup,
-                cooldown_frac=cooldown,
-                seed=seed,
-                ckpt_every=ckpt_every,
-                corpus=str(corpus) if corpus else None,
-                dataset=dataset,
-            )
-        run_dir = out or new_run_dir(f"mor-{arch}")
-        with locked(run_dir, "mctd-train mor"):
-            where.append(run_dir)
-            if resume:
-                cfg = check_resume(run_dir, cfg)
-            else:
-                check_fresh(run_dir)
-            m = train_mor(cfg, run_dir, resume=resume, threads=threads)
+    def config() -> MorTrainConfig:
+        return MorTrainConfig(
+            arch=arch,
+            n_recursion=nr,
+            sharing=sharing,
+            kv_mode=kv_mode,
+            d_model=d_model,
+            n_heads=heads,
+            d_ff=d_ff,
+            n_layers=layers,
+            seq_len=seq_len,
+            batch_size=batch_size,
+            steps=steps,
+            lr=lr,
+            warmup=warmup,
+            cooldown_frac=cooldown,
+            seed=seed,
+            ckpt_every=ckpt_every,
+            corpus=str(corpus) if corpus else None,
+            dataset=dataset,
+        )
+
+    m, run_dir = run_command(
+        "mor", config, out, resume=resume, threads=threads, check=check_resume, train=train_mor
+    )
     typer.echo(
         f"{m['arch']} N_r={m['n_recursion']}: val NLL {m['val_nll']:.4f} after {m['steps']} steps, "
         f"{m['train_flops']:.3e} training FLOPs, {m['unique_params']} params"

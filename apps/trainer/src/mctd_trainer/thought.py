@@ -13,9 +13,7 @@ the end exports ``model/`` (`mctd_thought.save_model` + the tokenizer).
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +22,22 @@ import torch
 from mctd_tree.errors import UserError
 from torch import nn
 
-from mctd_trainer import checkpoints
-from mctd_trainer.loop import make_accelerator, train_loop
-from mctd_trainer.mor import TrapezoidConfig
-from mctd_trainer.rundir import load_config, save_config
+from mctd_trainer.corpus_lm import CorpusLMConfig, export, fit, load_data
+from mctd_trainer.corpus_lm import check_resume as check_saved
+from mctd_trainer.rundir import save_config
 
 
 @dataclass
-class ThoughtTrainConfig:
+class ThoughtTrainConfig(CorpusLMConfig):
     """Model and run settings of ``mctd-train thought`` (saved as the run's ``config.json``)."""
 
     arch: str = "thought"
-    d_model: int = 128
-    n_heads: int = 4
-    d_ff: int = 344
-    n_layers: int = 4
+    batch_size: int = 8
+    steps: int = 1000
+    warmup: int = 50
+    ckpt_every: int = 100
+    val_frac: float = 0.1
+    val_windows: int = 32
     slots: int = 4
     height: int = 4
     width: int = 4
@@ -46,18 +45,7 @@ class ThoughtTrainConfig:
     eviction: str = "learned"
     seg_len: int = 64
     n_seg: int = 3
-    batch_size: int = 8
-    steps: int = 1000
-    lr: float = 3e-3
-    warmup: int = 50
-    cooldown_frac: float = 0.2
-    seed: int = 0
-    ckpt_every: int = 100
-    val_frac: float = 0.1
-    val_windows: int = 32
     val_samples: int = 4
-    corpus: str | None = None
-    dataset: str | None = None
 
     def __post_init__(self) -> None:
         from mctd_thought import ARCHS
@@ -66,11 +54,6 @@ class ThoughtTrainConfig:
             raise UserError(f"--arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.n_seg < 1 or self.seg_len < 2:
             raise UserError("--n-seg must be >= 1 and --seg-len >= 2")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ThoughtTrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 def model_config(cfg: ThoughtTrainConfig, vocab_size: int) -> Any:
@@ -90,16 +73,6 @@ def model_config(cfg: ThoughtTrainConfig, vocab_size: int) -> Any:
         width=cfg.width,
         d_thought=cfg.d_thought,
         eviction=cfg.eviction,
-    )
-
-
-def load_data(cfg: ThoughtTrainConfig) -> tuple[Any, np.ndarray, np.ndarray, Path]:
-    """(tokenizer, train stream, validation stream, tokenizer.json path)."""
-    from mctd_trainer.mor import MorTrainConfig
-    from mctd_trainer.mor import load_data as load_streams
-
-    return load_streams(
-        MorTrainConfig(corpus=cfg.corpus, dataset=cfg.dataset, val_frac=cfg.val_frac)
     )
 
 
@@ -125,14 +98,7 @@ def validation(model: Any, segs: torch.Tensor, samples: int) -> dict[str, float]
 
 def check_resume(run_dir: Path, cfg: ThoughtTrainConfig) -> ThoughtTrainConfig:
     """The saved config of ``run_dir``; refuse a run of the other architecture."""
-    saved = ThoughtTrainConfig.from_dict(load_config(run_dir))
-    if saved.arch != cfg.arch:
-        raise UserError(
-            f"{run_dir} holds a {saved.arch} run, not {cfg.arch}: its checkpoints are of the "
-            "other architecture"
-        )
-    saved.steps = cfg.steps
-    return saved
+    return check_saved(run_dir, cfg)
 
 
 def train_thought(
@@ -143,21 +109,11 @@ def train_thought(
 
     from mctd_trainer.corpus.tokens import windows
 
-    acc = make_accelerator("cpu", threads)
     tok, train, val, tok_path = load_data(cfg)
     segs = val_segments(cfg, val)
     torch.manual_seed(cfg.seed)
     model = MaskedDiffusionLM(model_config(cfg, len(tok)))
     save_config(run_dir, asdict(cfg))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.1, betas=(0.9, 0.95))
-    loop = TrapezoidConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        warmup=cfg.warmup,
-        cooldown_frac=cfg.cooldown_frac,
-        ckpt_every=cfg.ckpt_every,
-        log_every=min(50, cfg.ckpt_every),
-    )
     span = cfg.n_seg * cfg.seg_len
 
     def loss_fn(m: nn.Module, step: int, device: torch.device) -> torch.Tensor:
@@ -170,24 +126,8 @@ def train_thought(
     def evaluate(m: nn.Module, step: int) -> dict[str, float]:
         return validation(m, segs, cfg.val_samples)
 
-    try:
-        res = train_loop(
-            model,
-            opt,
-            loss_fn,
-            loop,
-            run_dir,
-            accelerator=acc,
-            resume=resume,
-            meta={"arch": cfg.arch, "kind": "thought"},
-            evaluate=evaluate,
-        )
-    except RuntimeError as e:
-        if "state_dict" in str(e) or "size mismatch" in str(e):
-            raise checkpoints.CheckpointError(
-                f"checkpoint in {run_dir} does not fit a {cfg.arch} model: {e}"
-            ) from e
-        raise
+    meta = {"arch": cfg.arch, "kind": "thought"}
+    res = fit(model, cfg, run_dir, loss_fn, evaluate, resume=resume, threads=threads, meta=meta)
     metrics: dict[str, Any] = {
         "arch": cfg.arch,
         "params": model.num_params(),
@@ -198,9 +138,7 @@ def train_thought(
         "val_tokens": len(val),
         "val_windows": len(segs),
     }
-    save_model(model, run_dir / "model", extra={"metrics": metrics})
-    shutil.copyfile(tok_path, run_dir / "model" / "tokenizer.json")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    export(save_model, model, run_dir, tok_path, metrics)
     return metrics
 
 

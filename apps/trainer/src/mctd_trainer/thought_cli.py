@@ -42,51 +42,46 @@ def thought(
     threads: Annotated[int, typer.Option(min=0)] = 1,
 ) -> None:
     """Train a masked-diffusion LM (MDLM objective) with or without the thought stack."""
-    from mctd_tree.errors import user_errors
+    from mctd_trainer.corpus_lm import run_command
+    from mctd_trainer.thought import ThoughtTrainConfig, check_resume, model_config, train_thought
 
-    from mctd_trainer.guard import check_fresh, check_out, errors
-    from mctd_trainer.rundir import locked, new_run_dir
-    from mctd_trainer.thought import ThoughtTrainConfig, check_resume, train_thought
+    def config() -> ThoughtTrainConfig:
+        cfg = ThoughtTrainConfig(
+            arch=arch,
+            d_model=d_model,
+            n_heads=heads,
+            d_ff=d_ff,
+            n_layers=layers,
+            slots=slots,
+            height=height,
+            width=width,
+            d_thought=d_thought,
+            eviction=eviction,
+            seg_len=seg_len,
+            n_seg=n_seg,
+            batch_size=batch_size,
+            steps=steps,
+            lr=lr,
+            warmup=warmup,
+            cooldown_frac=cooldown,
+            seed=seed,
+            ckpt_every=ckpt_every,
+            val_samples=val_samples,
+            corpus=str(corpus) if corpus else None,
+            dataset=dataset,
+        )
+        model_config(cfg, 2048)  # checks sizes (heads, eviction) before the run dir exists
+        return cfg
 
-    where: list[Path] = []
-    with errors("mctd-train thought", where):
-        check_out(out, resume)
-        with user_errors():  # validation: a ValueError here is bad input
-            cfg = ThoughtTrainConfig(
-                arch=arch,
-                d_model=d_model,
-                n_heads=heads,
-                d_ff=d_ff,
-                n_layers=layers,
-                slots=slots,
-                height=height,
-                width=width,
-                d_thought=d_thought,
-                eviction=eviction,
-                seg_len=seg_len,
-                n_seg=n_seg,
-                batch_size=batch_size,
-                steps=steps,
-                lr=lr,
-                warmup=warmup,
-                cooldown_frac=cooldown,
-                seed=seed,
-                ckpt_every=ckpt_every,
-                val_samples=val_samples,
-                corpus=str(corpus) if corpus else None,
-                dataset=dataset,
-            )
-            from mctd_trainer.thought import model_config
-
-            model_config(cfg, 2048)  # checks sizes (heads, eviction) before the run dir exists
-        run_dir = out or new_run_dir(f"thought-{arch}")
-        with locked(run_dir, "mctd-train thought"):
-            where.append(run_dir)
-            if resume:
-                cfg = check_resume(run_dir, cfg)
-            else:
-                check_fresh(run_dir)
-            m = train_thought(cfg, run_dir, resume=resume, threads=threads)
+    m, run_dir = run_command(
+        "thought",
+        config,
+        out,
+        resume=resume,
+        threads=threads,
+        check=check_resume,
+        train=train_thought,
+    )
     ctx = f", {m['val_bound_ctx']:.4f} on segments with a context" if "val_bound_ctx" in m else ""
     typer.echo(
         f"{m['arch']}: val NLL bound {m['val_bound']:.4f} nats/token{ctx} after {m['steps']} "
