@@ -160,7 +160,8 @@ def _flops_to_reach(curve: list[tuple[float, float]], target: float) -> float | 
     return None
 
 
-def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def _train_seed(args: argparse.Namespace, out: Path, seed: int) -> dict[str, Any]:
+    """The four architectures trained with one seed; each curve and FLOPs to vanilla's NLL."""
     from mctd_trainer.mor import MorTrainConfig, train_mor
 
     res: dict[str, Any] = {}
@@ -169,13 +170,13 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             arch=arch,
             n_recursion=3,
             steps=args.steps,
-            seed=0,
+            seed=seed,
             ckpt_every=max(1, args.steps // 6),
             batch_size=args.train_batch,
             seq_len=128,
             warmup=max(1, args.steps // 10),
-            **{k: v for k, v in SIZES.items() if k != "n_heads"},
-            n_heads=SIZES["n_heads"],
+            val_frac=args.val_frac,
+            **SIZES,
         )
         run = out / arch
         t0 = time.perf_counter()
@@ -183,19 +184,46 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         m["minutes"] = (time.perf_counter() - t0) / 60
         m["curve"] = _curve(run)
         res[arch] = m
-    van = res["vanilla"]["val_nll"]
-    print(f"\n== train: {args.steps} steps x {args.train_batch} x 128 tokens ==")
+    van = res["vanilla"]
+    print(f"\n== train, seed {seed}: {args.steps} steps x {args.train_batch} x 128 tokens ==")
     print(f"{'arch':10s} {'params':>8s} {'val NLL':>8s} {'FLOPs':>10s} {'to vanilla NLL':>15s}")
     for arch, m in res.items():
-        reach = _flops_to_reach(m["curve"], van)
+        reach = _flops_to_reach(m["curve"], van["val_nll"])
         m["flops_to_vanilla_nll"] = reach
-        rs = f"{reach / res['vanilla']['train_flops']:.2f}x van" if reach else "not reached"
+        m["reach_vs_vanilla"] = reach / van["train_flops"] if reach else None
+        rs = f"{m['reach_vs_vanilla']:.2f}x van" if reach else "not reached"
         print(
             f"{arch:10s} {m['unique_params']:8d} {m['val_nll']:8.4f} "
             f"{m['train_flops']:10.3e} {rs:>15s}"
         )
         print("    curve (FLOPs, NLL): " + ", ".join(f"({f:.2e}, {v:.3f})" for f, v in m["curve"]))
-    res["depths"] = depth_report(out / "mor-ec", args.val_frac)
+    return res
+
+
+def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """``--seeds`` seeds of the four architectures (runs in ``out/seed<s>/<arch>``); a summary
+    over seeds; the depth report of the first seed's MoR-EC."""
+    seeds = [int(s) for s in str(args.seeds).split(",")]
+    res: dict[str, Any] = {f"seed{s}": _train_seed(args, out / f"seed{s}", s) for s in seeds}
+    print(f"\n== train summary over seeds {seeds} (mean, min-max) ==")
+    summary: dict[str, Any] = {}
+    for arch in ("vanilla", "recursive", "mor-ec", "mor-tc"):
+        runs = [res[f"seed{s}"][arch] for s in seeds]
+        nll = [m["val_nll"] for m in runs]
+        reach = [m["reach_vs_vanilla"] for m in runs]
+        got = [r for r in reach if r is not None]
+        summary[arch] = {"val_nll": nll, "reach_vs_vanilla": reach}
+        rs = (
+            f"{np.mean(got):.2f}x ({min(got):.2f}-{max(got):.2f}), reached {len(got)}/{len(seeds)}"
+            if got
+            else f"not reached (0/{len(seeds)})"
+        )
+        print(
+            f"{arch:10s} val NLL {np.mean(nll):.3f} ({min(nll):.3f}-{max(nll):.3f}); "
+            f"FLOPs to vanilla's NLL: {rs}"
+        )
+    res["summary"] = summary
+    res["depths"] = depth_report(out / f"seed{seeds[0]}" / "mor-ec", args.val_frac)
     return res
 
 
@@ -300,6 +328,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--train-batch", type=int, default=16)
+    ap.add_argument("--seeds", default="0", help="Training seeds (comma-separated).")
     ap.add_argument("--val-frac", type=float, default=0.1, help="Validation share of stories.")
     ap.add_argument("--runs", type=Path, default=None, help="Run dirs (default: a temp dir).")
     ap.add_argument("--sims", type=int, default=16)
@@ -317,7 +346,8 @@ def main() -> None:
     if "train" in parts:
         out["train"] = part_train(args, runs)
     if "search" in parts:
-        out["search"] = part_search(args, runs / "mor-ec")
+        seed0 = str(args.seeds).split(",")[0]
+        out["search"] = part_search(args, runs / f"seed{seed0}" / "mor-ec")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mor_lm.json").write_text(json.dumps(out, indent=1, default=str) + "\n")
     print(f"\nwrote {RESULTS / 'mor_lm.json'}")
