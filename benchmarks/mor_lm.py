@@ -4,21 +4,24 @@ Parts (``--parts decode,train,search``), all measured in one run on the same mac
 
 decode  Decode tokens/s and KV memory at batch ``--batch`` (prompt 32, ``--new`` tokens) for
         vanilla (4 unique layers), the fixed-depth recursive model (Middle-Cycle, 4 unique layers,
-        N_r = 3) and MoR-EC with recursion-wise caching and with recursive KV sharing (same
-        unique parameters). Weights are random and each token's depth is drawn from the paper's
-        capacity schedule (P(depth >= r) = (N_r - r + 1)/N_r), i.e. what a trained router is
-        trained to produce; the time includes cache updates. Targets: MoR >= 1.3x the recursive
-        model's tokens/s with >= 30 % less KV memory.
+        N_r = 3) and MoR-EC with recursion-wise caching (synchronous steps, and depth-wise
+        batching: `mctd_mor.depthwise`) and with recursive KV sharing (same unique parameters).
+        Weights are random and each token's depth is drawn from the paper's capacity schedule
+        (P(depth >= r) = (N_r - r + 1)/N_r), i.e. what a trained router is trained to produce;
+        the time includes cache updates. "blocks": calls of the shared block. Also one layer's
+        matmul time by token rows (why skipped rows save little at small sizes). Targets: MoR
+        >= 1.3x the recursive model's tokens/s with >= 30 % less KV memory.
 train   ``mctd-train mor`` for vanilla, recursive, MoR-EC and MoR-TC (equal unique parameters,
         ``--steps``) on the story corpus; validation NLL against training FLOPs at every
-        checkpoint, the FLOPs each needs to reach vanilla's final NLL, and which tokens the
+        checkpoint, the FLOPs each needs to reach vanilla's final NLL (per seed of ``--seeds``,
+        then mean and range), and which tokens the
         trained MoR-EC sends deepest (``benchmarks/results/mor_depths.png``).
 search  MaxEnt-TS on the trained MoR-EC with full-depth rollouts and with depth-1 rollouts
         (`SplitComputeLM`), the cheaper one given more simulations until its FLOPs match; best
         reward and FLOPs side by side. Reward (a toy): the share of words starting with "s".
 
 Results: ``benchmarks/results/mor_lm.json``. Run (niced, one thread):
-``nice -n 10 uv run python benchmarks/mor_lm.py --parts decode,train,search --steps 600``.
+``OMP_NUM_THREADS=1 nice -n 15 uv run python benchmarks/mor_lm.py --parts decode,train,search``.
 """
 
 from __future__ import annotations
@@ -39,9 +42,16 @@ SIZES = dict(d_model=128, n_heads=4, d_ff=344, n_layers=4)
 
 
 def _decode_one(
-    arch: str, kv_mode: str, batch: int, new: int, seed: int, sharing: str = "middle_cycle"
+    arch: str,
+    kv_mode: str,
+    batch: int,
+    new: int,
+    seed: int,
+    sharing: str = "middle_cycle",
+    schedule: str = "sync",
 ) -> dict[str, Any]:
     from mctd_mor import MoRCache, MoRConfig, MoRForCausalLM
+    from mctd_mor.depthwise import decode_depthwise
 
     nr = 1 if arch == "vanilla" else 3
     cfg = MoRConfig(
@@ -63,6 +73,7 @@ def _decode_one(
         caps = torch.tensor(cfg.capacities)
         depths = (u[..., None] < caps).sum(-1)  # P(depth >= r) = c_r
     cache = MoRCache()
+    calls = 0
     with torch.inference_mode():
         model(
             ids[:, :32],
@@ -71,17 +82,27 @@ def _decode_one(
             logits="none",
         )
         t0, c0 = time.perf_counter(), time.process_time()
-        for t in range(32, total):
-            d = None if depths is None else depths[:, t : t + 1]
-            model(
-                ids[:, t : t + 1], torch.full((batch, 1), t), cache=cache, depths=d, logits="last"
-            )
+        if schedule == "depthwise":
+            calls = decode_depthwise(model, ids, 32, cache, depths=depths).ticks
+        else:
+            for t in range(32, total):
+                d = None if depths is None else depths[:, t : t + 1]
+                o = model(
+                    ids[:, t : t + 1],
+                    torch.full((batch, 1), t),
+                    cache=cache,
+                    depths=d,
+                    logits="last",
+                )
+                calls += int(o.depth.max())
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "arch": arch,
         "kv_mode": kv_mode,
+        "schedule": schedule,
         "tokens_per_s": batch * new / cpu,
         "tokens_per_wall_s": batch * new / dt,
+        "block_calls": calls,
         "kv_bytes": cache.nbytes(),
         "kv_held_bytes": cache.held_bytes(),
         "unique_params": model.num_unique_params(),
@@ -89,16 +110,45 @@ def _decode_one(
 
 
 DECODE_MODELS = [
-    ("vanilla", "recursion"),
-    ("recursive", "recursion"),
-    ("mor-ec", "recursion"),
-    ("mor-ec", "share"),
+    ("vanilla", "recursion", "sync"),
+    ("recursive", "recursion", "sync"),
+    ("mor-ec", "recursion", "sync"),
+    ("mor-ec", "recursion", "depthwise"),
+    ("mor-ec", "share", "sync"),
 ]
+
+
+def matmul_curve(rows: tuple[int, ...] = (1, 5, 11, 16, 32, 64)) -> dict[int, float]:
+    """CPU microseconds of one layer's seven matmuls (`SIZES`) on ``rows`` token rows: how
+    much a recursion saves when fewer rows take it."""
+    d, ff = SIZES["d_model"], SIZES["d_ff"]
+    g = torch.Generator().manual_seed(0)
+    ws = [torch.randn(d, d, generator=g) for _ in range(4)]
+    ws += [torch.randn(ff, d, generator=g) for _ in range(2)] + [torch.randn(d, ff, generator=g)]
+    out = {}
+    for m in rows:
+        x, z = torch.randn(m, d, generator=g), torch.randn(m, ff, generator=g)
+
+        def layer(x: torch.Tensor = x, z: torch.Tensor = z) -> None:
+            for w in ws[:6]:
+                torch.nn.functional.linear(x, w)
+            torch.nn.functional.linear(z, ws[6])
+
+        best = float("inf")
+        for _ in range(5):
+            c0 = time.process_time()
+            for _ in range(200):
+                layer()
+            best = min(best, (time.process_time() - c0) / 200)
+        out[m] = best * 1e6
+    print("\n== one layer's matmuls (d 128, ff 344), CPU us by token rows ==")
+    print("  " + ", ".join(f"{m} rows: {us:.0f}" for m, us in out.items()))
+    return out
 
 
 def part_decode(args: argparse.Namespace) -> dict[str, Any]:
     """Decode speed (CPU seconds of this process: the machine is shared) and KV memory."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"matmul_us_by_rows": matmul_curve()}
     for sharing in args.sharings.split(","):
         for batch in [int(b) for b in str(args.batch).split(",")]:
             out[f"{sharing}/b{batch}"] = _decode_table(args, sharing, batch)
@@ -108,11 +158,11 @@ def part_decode(args: argparse.Namespace) -> dict[str, Any]:
 def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[str, Any]:
     rows = []
     for rep in range(args.repeats):  # interleaved repeats: the best of each, same machine state
-        for arch, kv in DECODE_MODELS:
-            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing))
+        for arch, kv, sched in DECODE_MODELS:
+            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing, sched))
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
-        key = f"{r['arch']}/{r['kv_mode']}"
+        key = f"{r['arch']}/{r['kv_mode']}" + ("/depthwise" if r["schedule"] == "depthwise" else "")
         if key not in best or r["tokens_per_s"] > best[key]["tokens_per_s"]:
             best[key] = r
     rec = best["recursive/recursion"]
@@ -122,8 +172,8 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
         f"{args.repeats}; tok/s per CPU second) =="
     )
     print(
-        f"{'model':24s} {'tok/s':>8s} {'vs rec':>7s} {'vs van':>7s} {'KV MB':>7s} "
-        f"{'KV/rec':>7s} {'held/rec':>8s} {'params':>9s}"
+        f"{'model':28s} {'tok/s':>8s} {'vs rec':>7s} {'vs van':>7s} {'KV MB':>7s} "
+        f"{'KV/rec':>7s} {'held/rec':>8s} {'blocks':>7s} {'params':>9s}"
     )
     for key, r in best.items():
         r["speed_vs_recursive"] = r["tokens_per_s"] / rec["tokens_per_s"]
@@ -131,9 +181,10 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
         r["kv_vs_recursive"] = r["kv_bytes"] / rec["kv_bytes"]
         r["held_vs_recursive"] = r["kv_held_bytes"] / rec["kv_held_bytes"]
         print(
-            f"{key:24s} {r['tokens_per_s']:8.0f} {r['speed_vs_recursive']:7.2f} "
+            f"{key:28s} {r['tokens_per_s']:8.0f} {r['speed_vs_recursive']:7.2f} "
             f"{r['speed_vs_vanilla']:7.2f} {r['kv_bytes'] / 2**20:7.2f} "
-            f"{r['kv_vs_recursive']:7.2f} {r['held_vs_recursive']:8.2f} {r['unique_params']:9d}"
+            f"{r['kv_vs_recursive']:7.2f} {r['held_vs_recursive']:8.2f} {r['block_calls']:7d} "
+            f"{r['unique_params']:9d}"
         )
     return best
 
@@ -322,7 +373,7 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="decode,train,search")
-    ap.add_argument("--batch", default="1,16", help="Decode batch sizes (comma-separated).")
+    ap.add_argument("--batch", default="1,16,64", help="Decode batch sizes (comma-separated).")
     ap.add_argument("--sharings", default="middle_cycle,cycle", help="Decode parameter sharings.")
     ap.add_argument("--new", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)

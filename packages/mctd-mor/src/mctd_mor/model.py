@@ -258,10 +258,10 @@ class MoRForCausalLM(nn.Module):
         if bool(sel.all()):
             return self._block(h, grp.fresh(), gate, r, cache, flops, None, b)
         if n == 1:
-            rows = sel[:, 0].nonzero().squeeze(1)
-            sub = Group(grp.pos[rows], sel[rows], grp.rope.rows(rows))
-            g = None if gate is None else gate[rows]
-            return h.index_copy(0, rows, self._block(h[rows], sub, g, r, cache, flops, rows, b))
+            one = sel[:, 0].nonzero().squeeze(1)
+            sub = Group(grp.pos[one], sel[one], grp.rope.rows(one))
+            g1 = None if gate is None else gate[one]
+            return h.index_copy(0, one, self._block(h[one], sub, g1, r, cache, flops, one, b))
         idx, gvalid = gather_index(sel)
         busy = gvalid[:, 0]
         rows = None if bool(busy.all()) else busy.nonzero().squeeze(1)
