@@ -192,7 +192,7 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
 def _curve(run: Path) -> list[tuple[float, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    ea = EventAccumulator(str(run / "tb"))
+    ea = EventAccumulator(str(run / "tb"), purge_orphaned_data=False)  # a resumed run re-logs
     ea.Reload()
     nll = {e.step: e.value for e in ea.Scalars("eval/val_nll")}
     fl = {e.step: e.value for e in ea.Scalars("eval/train_flops")}
@@ -200,6 +200,9 @@ def _curve(run: Path) -> list[tuple[float, float]]:
 
 
 def _flops_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """First FLOPs at which the curve (linearly interpolated) gets to ``target`` NLL; the
+    tolerance covers TensorBoard's float32 copy of a run's own final NLL."""
+    target += 1e-5
     prev = None
     for f, v in curve:
         if v <= target:
@@ -237,15 +240,20 @@ def _train_seed(args: argparse.Namespace, out: Path, seed: int) -> dict[str, Any
         res[arch] = m
     van = res["vanilla"]
     print(f"\n== train, seed {seed}: {args.steps} steps x {args.train_batch} x 128 tokens ==")
-    print(f"{'arch':10s} {'params':>8s} {'val NLL':>8s} {'FLOPs':>10s} {'to vanilla NLL':>15s}")
+    print(
+        f"{'arch':10s} {'params':>8s} {'val NLL':>8s} {'FLOPs':>10s} {'to vanilla NLL':>15s} "
+        f"{'NLL at van FLOPs':>17s}"
+    )
     for arch, m in res.items():
         reach = _flops_to_reach(m["curve"], van["val_nll"])
         m["flops_to_vanilla_nll"] = reach
         m["reach_vs_vanilla"] = reach / van["train_flops"] if reach else None
+        fl, nl = zip(*m["curve"], strict=True)
+        m["nll_at_vanilla_flops"] = float(np.interp(van["train_flops"], fl, nl))
         rs = f"{m['reach_vs_vanilla']:.2f}x van" if reach else "not reached"
         print(
             f"{arch:10s} {m['unique_params']:8d} {m['val_nll']:8.4f} "
-            f"{m['train_flops']:10.3e} {rs:>15s}"
+            f"{m['train_flops']:10.3e} {rs:>15s} {m['nll_at_vanilla_flops']:17.4f}"
         )
         print("    curve (FLOPs, NLL): " + ", ".join(f"({f:.2e}, {v:.3f})" for f, v in m["curve"]))
     return res
@@ -262,15 +270,17 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         runs = [res[f"seed{s}"][arch] for s in seeds]
         nll = [m["val_nll"] for m in runs]
         reach = [m["reach_vs_vanilla"] for m in runs]
+        at = [m["nll_at_vanilla_flops"] for m in runs]
         got = [r for r in reach if r is not None]
-        summary[arch] = {"val_nll": nll, "reach_vs_vanilla": reach}
+        summary[arch] = {"val_nll": nll, "reach_vs_vanilla": reach, "nll_at_vanilla_flops": at}
         rs = (
             f"{np.mean(got):.2f}x ({min(got):.2f}-{max(got):.2f}), reached {len(got)}/{len(seeds)}"
             if got
             else f"not reached (0/{len(seeds)})"
         )
         print(
-            f"{arch:10s} val NLL {np.mean(nll):.3f} ({min(nll):.3f}-{max(nll):.3f}); "
+            f"{arch:10s} val NLL {np.mean(nll):.3f} ({min(nll):.3f}-{max(nll):.3f}); at "
+            f"vanilla's FLOPs {np.mean(at):.3f} ({min(at):.3f}-{max(at):.3f}); "
             f"FLOPs to vanilla's NLL: {rs}"
         )
     res["summary"] = summary
