@@ -79,20 +79,21 @@ class _Engine:
         caps = compute.capacities or cfg.capacities
         if len(caps) != self.nr:
             raise ValueError(f"need {self.nr} capacities, got {caps}")
-        self.full_cap = torch.tensor([c >= 1.0 for c in caps])
+        dev = self.dev = ids.device
+        self.full_cap = torch.tensor([c >= 1.0 for c in caps], device=dev)
         self.tau = cfg.threshold if compute.threshold is None else compute.threshold
         self.max_depth = self.nr if compute.max_depth is None else compute.max_depth
         like = model.embed.weight
         n = ids.shape[1] - start
         self.logits = like.new_zeros(self.b, n, cfg.vocab_size)
-        self.depth = torch.zeros(self.b, n, dtype=torch.long)
+        self.depth = torch.zeros(self.b, n, dtype=torch.long, device=dev)
         self.h = like.new_zeros(self.b, cfg.d_model)
-        self.r = torch.zeros(self.b, dtype=torch.long)
-        self.pos = torch.full((self.b,), start, dtype=torch.long)
-        self.live = torch.ones(self.b, dtype=torch.bool)
-        self.go = torch.zeros(self.b, dtype=torch.bool)
+        self.r = torch.zeros(self.b, dtype=torch.long, device=dev)
+        self.pos = torch.full((self.b,), start, dtype=torch.long, device=dev)
+        self.live = torch.ones(self.b, dtype=torch.bool, device=dev)
+        self.go = torch.zeros(self.b, dtype=torch.bool, device=dev)
         self.gate = like.new_ones(self.b)
-        self.tc_depth = torch.zeros(self.b, dtype=torch.long)
+        self.tc_depth = torch.zeros(self.b, dtype=torch.long, device=dev)
         self.tc_prob = like.new_ones(self.b)
         self.stores = [self._stack(li) for li in range(cfg.n_block)]
         self.ticks = self.tails = 0
@@ -108,8 +109,8 @@ class _Engine:
         w = max(p.k.shape[2] for p in parts)
         k = self.h.new_zeros(self.nr * b, cfg.n_heads, w, cfg.head_dim)
         v = torch.zeros_like(k)
-        pos = torch.zeros(self.nr * b, w, dtype=torch.long)
-        valid = torch.zeros(self.nr * b, w, dtype=torch.bool)
+        pos = torch.zeros(self.nr * b, w, dtype=torch.long, device=self.dev)
+        valid = torch.zeros(self.nr * b, w, dtype=torch.bool, device=self.dev)
         for r, p in enumerate(parts):
             n, rows = p.k.shape[2], slice(r * b, (r + 1) * b)
             k[rows, :, :n], v[rows, :, :n], pos[rows, :n], valid[rows, :n] = (
@@ -124,7 +125,7 @@ class _Engine:
         """Write the stacked stores back as the cache's ``block.r.l`` slots."""
         for li, kv in enumerate(self.stores):
             for r in range(self.nr):
-                rows = torch.arange(r * self.b, (r + 1) * self.b)
+                rows = torch.arange(r * self.b, (r + 1) * self.b, device=self.dev)
                 part = kv.select(rows)
                 if part.entries:
                     self.cache.slots[f"block.{r}.{li}"] = _trim(part)
@@ -224,7 +225,7 @@ class _Engine:
         self._decide(rows)
 
     def run(self) -> DepthwiseOutput:
-        self._enter(torch.arange(self.b))
+        self._enter(torch.arange(self.b, device=self.dev))
         while True:
             done = self.live & ~self.go
             while bool(done.any()):  # exits (and a next token that takes no recursion)
