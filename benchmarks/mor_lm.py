@@ -10,7 +10,8 @@ decode  Decode tokens/s and KV memory at batch ``--batch`` (prompt 32, ``--new``
         (P(depth >= r) = (N_r - r + 1)/N_r), i.e. what a trained router is trained to produce;
         the time includes cache updates. "blocks": calls of the shared block. Also one layer's
         matmul time by token rows (why skipped rows save little at small sizes). Targets: MoR
-        >= 1.3x the recursive model's tokens/s with >= 30 % less KV memory.
+        >= 1.3x the recursive model's tokens/s with >= 30 % less KV memory. ``--width``: the
+        decode models' d_model (d_ff and heads scaled alike).
 train   ``mctd-train mor`` for vanilla, recursive, MoR-EC and MoR-TC (equal unique parameters,
         ``--steps``) on the story corpus; validation NLL against training FLOPs at every
         checkpoint, the FLOPs each needs to reach vanilla's final NLL (per seed of ``--seeds``,
@@ -41,6 +42,11 @@ RESULTS = Path(__file__).parent / "results"
 SIZES = dict(d_model=128, n_heads=4, d_ff=344, n_layers=4)
 
 
+def decode_sizes(width: int) -> dict[str, int]:
+    """`SIZES` at d_model ``width`` (d_ff and heads scaled alike) for the decode part."""
+    return dict(SIZES, d_model=width, n_heads=max(1, width // 32), d_ff=width * 344 // 128)
+
+
 def _decode_one(
     arch: str,
     kv_mode: str,
@@ -49,6 +55,7 @@ def _decode_one(
     seed: int,
     sharing: str = "middle_cycle",
     schedule: str = "sync",
+    width: int = 128,
 ) -> dict[str, Any]:
     from mctd_mor import MoRCache, MoRConfig, MoRForCausalLM
     from mctd_mor.depthwise import decode_depthwise
@@ -60,7 +67,7 @@ def _decode_one(
         n_recursion=nr,
         kv_mode=kv_mode,
         sharing="cycle" if arch == "vanilla" else sharing,
-        **SIZES,
+        **decode_sizes(width),
     )
     torch.manual_seed(seed)
     model = MoRForCausalLM(cfg).eval()
@@ -148,7 +155,7 @@ def matmul_curve(rows: tuple[int, ...] = (1, 5, 11, 16, 32, 64)) -> dict[int, fl
 
 def part_decode(args: argparse.Namespace) -> dict[str, Any]:
     """Decode speed (CPU seconds of this process: the machine is shared) and KV memory."""
-    out: dict[str, Any] = {"matmul_us_by_rows": matmul_curve()}
+    out: dict[str, Any] = {"width": args.width, "matmul_us_by_rows": matmul_curve()}
     for sharing in args.sharings.split(","):
         for batch in [int(b) for b in str(args.batch).split(",")]:
             out[f"{sharing}/b{batch}"] = _decode_table(args, sharing, batch)
@@ -159,7 +166,7 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
     rows = []
     for rep in range(args.repeats):  # interleaved repeats: the best of each, same machine state
         for arch, kv, sched in DECODE_MODELS:
-            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing, sched))
+            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing, sched, args.width))
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
         key = f"{r['arch']}/{r['kv_mode']}" + ("/depthwise" if r["schedule"] == "depthwise" else "")
@@ -168,7 +175,8 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
     rec = best["recursive/recursion"]
     van = best["vanilla/recursion"]
     print(
-        f"\n== decode ({sharing}): batch {batch}, {args.new} new tokens after 32 (best of "
+        f"\n== decode ({sharing}, d_model {args.width}): batch {batch}, {args.new} new tokens "
+        f"after 32 (best of "
         f"{args.repeats}; tok/s per CPU second) =="
     )
     print(
@@ -386,6 +394,7 @@ def main() -> None:
     ap.add_argument("--batch", default="1,16,64", help="Decode batch sizes (comma-separated).")
     ap.add_argument("--sharings", default="middle_cycle,cycle", help="Decode parameter sharings.")
     ap.add_argument("--new", type=int, default=64)
+    ap.add_argument("--width", type=int, default=128, help="Decode models' d_model.")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--train-batch", type=int, default=16)
