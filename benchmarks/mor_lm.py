@@ -4,21 +4,25 @@ Parts (``--parts decode,train,search``), all measured in one run on the same mac
 
 decode  Decode tokens/s and KV memory at batch ``--batch`` (prompt 32, ``--new`` tokens) for
         vanilla (4 unique layers), the fixed-depth recursive model (Middle-Cycle, 4 unique layers,
-        N_r = 3) and MoR-EC with recursion-wise caching and with recursive KV sharing (same
-        unique parameters). Weights are random and each token's depth is drawn from the paper's
-        capacity schedule (P(depth >= r) = (N_r - r + 1)/N_r), i.e. what a trained router is
-        trained to produce; the time includes cache updates. Targets: MoR >= 1.3x the recursive
-        model's tokens/s with >= 30 % less KV memory.
+        N_r = 3) and MoR-EC with recursion-wise caching (synchronous steps, and depth-wise
+        batching: `mctd_mor.depthwise`) and with recursive KV sharing (same unique parameters).
+        Weights are random and each token's depth is drawn from the paper's capacity schedule
+        (P(depth >= r) = (N_r - r + 1)/N_r), i.e. what a trained router is trained to produce;
+        the time includes cache updates. "blocks": calls of the shared block. Also one layer's
+        matmul time by token rows (why skipped rows save little at small sizes). Targets: MoR
+        >= 1.3x the recursive model's tokens/s with >= 30 % less KV memory. ``--width``: the
+        decode models' d_model (d_ff and heads scaled alike).
 train   ``mctd-train mor`` for vanilla, recursive, MoR-EC and MoR-TC (equal unique parameters,
         ``--steps``) on the story corpus; validation NLL against training FLOPs at every
-        checkpoint, the FLOPs each needs to reach vanilla's final NLL, and which tokens the
+        checkpoint, the FLOPs each needs to reach vanilla's final NLL (per seed of ``--seeds``,
+        then mean and range), and which tokens the
         trained MoR-EC sends deepest (``benchmarks/results/mor_depths.png``).
 search  MaxEnt-TS on the trained MoR-EC with full-depth rollouts and with depth-1 rollouts
         (`SplitComputeLM`), the cheaper one given more simulations until its FLOPs match; best
         reward and FLOPs side by side. Reward (a toy): the share of words starting with "s".
 
 Results: ``benchmarks/results/mor_lm.json``. Run (niced, one thread):
-``nice -n 10 uv run python benchmarks/mor_lm.py --parts decode,train,search --steps 600``.
+``OMP_NUM_THREADS=1 nice -n 15 uv run python benchmarks/mor_lm.py --parts decode,train,search``.
 """
 
 from __future__ import annotations
@@ -38,10 +42,23 @@ RESULTS = Path(__file__).parent / "results"
 SIZES = dict(d_model=128, n_heads=4, d_ff=344, n_layers=4)
 
 
+def decode_sizes(width: int) -> dict[str, int]:
+    """`SIZES` at d_model ``width`` (d_ff and heads scaled alike) for the decode part."""
+    return dict(SIZES, d_model=width, n_heads=max(1, width // 32), d_ff=width * 344 // 128)
+
+
 def _decode_one(
-    arch: str, kv_mode: str, batch: int, new: int, seed: int, sharing: str = "middle_cycle"
+    arch: str,
+    kv_mode: str,
+    batch: int,
+    new: int,
+    seed: int,
+    sharing: str = "middle_cycle",
+    schedule: str = "sync",
+    width: int = 128,
 ) -> dict[str, Any]:
     from mctd_mor import MoRCache, MoRConfig, MoRForCausalLM
+    from mctd_mor.depthwise import decode_depthwise
 
     nr = 1 if arch == "vanilla" else 3
     cfg = MoRConfig(
@@ -50,7 +67,7 @@ def _decode_one(
         n_recursion=nr,
         kv_mode=kv_mode,
         sharing="cycle" if arch == "vanilla" else sharing,
-        **SIZES,
+        **decode_sizes(width),
     )
     torch.manual_seed(seed)
     model = MoRForCausalLM(cfg).eval()
@@ -63,6 +80,7 @@ def _decode_one(
         caps = torch.tensor(cfg.capacities)
         depths = (u[..., None] < caps).sum(-1)  # P(depth >= r) = c_r
     cache = MoRCache()
+    calls = 0
     with torch.inference_mode():
         model(
             ids[:, :32],
@@ -71,17 +89,27 @@ def _decode_one(
             logits="none",
         )
         t0, c0 = time.perf_counter(), time.process_time()
-        for t in range(32, total):
-            d = None if depths is None else depths[:, t : t + 1]
-            model(
-                ids[:, t : t + 1], torch.full((batch, 1), t), cache=cache, depths=d, logits="last"
-            )
+        if schedule == "depthwise":
+            calls = decode_depthwise(model, ids, 32, cache, depths=depths).ticks
+        else:
+            for t in range(32, total):
+                d = None if depths is None else depths[:, t : t + 1]
+                o = model(
+                    ids[:, t : t + 1],
+                    torch.full((batch, 1), t),
+                    cache=cache,
+                    depths=d,
+                    logits="last",
+                )
+                calls += int(o.depth.max())
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "arch": arch,
         "kv_mode": kv_mode,
+        "schedule": schedule,
         "tokens_per_s": batch * new / cpu,
         "tokens_per_wall_s": batch * new / dt,
+        "block_calls": calls,
         "kv_bytes": cache.nbytes(),
         "kv_held_bytes": cache.held_bytes(),
         "unique_params": model.num_unique_params(),
@@ -89,16 +117,45 @@ def _decode_one(
 
 
 DECODE_MODELS = [
-    ("vanilla", "recursion"),
-    ("recursive", "recursion"),
-    ("mor-ec", "recursion"),
-    ("mor-ec", "share"),
+    ("vanilla", "recursion", "sync"),
+    ("recursive", "recursion", "sync"),
+    ("mor-ec", "recursion", "sync"),
+    ("mor-ec", "recursion", "depthwise"),
+    ("mor-ec", "share", "sync"),
 ]
+
+
+def matmul_curve(rows: tuple[int, ...] = (1, 5, 11, 16, 32, 64)) -> dict[int, float]:
+    """CPU microseconds of one layer's seven matmuls (`SIZES`) on ``rows`` token rows: how
+    much a recursion saves when fewer rows take it."""
+    d, ff = SIZES["d_model"], SIZES["d_ff"]
+    g = torch.Generator().manual_seed(0)
+    ws = [torch.randn(d, d, generator=g) for _ in range(4)]
+    ws += [torch.randn(ff, d, generator=g) for _ in range(2)] + [torch.randn(d, ff, generator=g)]
+    out = {}
+    for m in rows:
+        x, z = torch.randn(m, d, generator=g), torch.randn(m, ff, generator=g)
+
+        def layer(x: torch.Tensor = x, z: torch.Tensor = z) -> None:
+            for w in ws[:6]:
+                torch.nn.functional.linear(x, w)
+            torch.nn.functional.linear(z, ws[6])
+
+        best = float("inf")
+        for _ in range(5):
+            c0 = time.process_time()
+            for _ in range(200):
+                layer()
+            best = min(best, (time.process_time() - c0) / 200)
+        out[m] = best * 1e6
+    print("\n== one layer's matmuls (d 128, ff 344), CPU us by token rows ==")
+    print("  " + ", ".join(f"{m} rows: {us:.0f}" for m, us in out.items()))
+    return out
 
 
 def part_decode(args: argparse.Namespace) -> dict[str, Any]:
     """Decode speed (CPU seconds of this process: the machine is shared) and KV memory."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"width": args.width, "matmul_us_by_rows": matmul_curve()}
     for sharing in args.sharings.split(","):
         for batch in [int(b) for b in str(args.batch).split(",")]:
             out[f"{sharing}/b{batch}"] = _decode_table(args, sharing, batch)
@@ -108,22 +165,23 @@ def part_decode(args: argparse.Namespace) -> dict[str, Any]:
 def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[str, Any]:
     rows = []
     for rep in range(args.repeats):  # interleaved repeats: the best of each, same machine state
-        for arch, kv in DECODE_MODELS:
-            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing))
+        for arch, kv, sched in DECODE_MODELS:
+            rows.append(_decode_one(arch, kv, batch, args.new, rep, sharing, sched, args.width))
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
-        key = f"{r['arch']}/{r['kv_mode']}"
+        key = f"{r['arch']}/{r['kv_mode']}" + ("/depthwise" if r["schedule"] == "depthwise" else "")
         if key not in best or r["tokens_per_s"] > best[key]["tokens_per_s"]:
             best[key] = r
     rec = best["recursive/recursion"]
     van = best["vanilla/recursion"]
     print(
-        f"\n== decode ({sharing}): batch {batch}, {args.new} new tokens after 32 (best of "
+        f"\n== decode ({sharing}, d_model {args.width}): batch {batch}, {args.new} new tokens "
+        f"after 32 (best of "
         f"{args.repeats}; tok/s per CPU second) =="
     )
     print(
-        f"{'model':24s} {'tok/s':>8s} {'vs rec':>7s} {'vs van':>7s} {'KV MB':>7s} "
-        f"{'KV/rec':>7s} {'held/rec':>8s} {'params':>9s}"
+        f"{'model':28s} {'tok/s':>8s} {'vs rec':>7s} {'vs van':>7s} {'KV MB':>7s} "
+        f"{'KV/rec':>7s} {'held/rec':>8s} {'blocks':>7s} {'params':>9s}"
     )
     for key, r in best.items():
         r["speed_vs_recursive"] = r["tokens_per_s"] / rec["tokens_per_s"]
@@ -131,9 +189,10 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
         r["kv_vs_recursive"] = r["kv_bytes"] / rec["kv_bytes"]
         r["held_vs_recursive"] = r["kv_held_bytes"] / rec["kv_held_bytes"]
         print(
-            f"{key:24s} {r['tokens_per_s']:8.0f} {r['speed_vs_recursive']:7.2f} "
+            f"{key:28s} {r['tokens_per_s']:8.0f} {r['speed_vs_recursive']:7.2f} "
             f"{r['speed_vs_vanilla']:7.2f} {r['kv_bytes'] / 2**20:7.2f} "
-            f"{r['kv_vs_recursive']:7.2f} {r['held_vs_recursive']:8.2f} {r['unique_params']:9d}"
+            f"{r['kv_vs_recursive']:7.2f} {r['held_vs_recursive']:8.2f} {r['block_calls']:7d} "
+            f"{r['unique_params']:9d}"
         )
     return best
 
@@ -141,7 +200,7 @@ def _decode_table(args: argparse.Namespace, sharing: str, batch: int) -> dict[st
 def _curve(run: Path) -> list[tuple[float, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    ea = EventAccumulator(str(run / "tb"))
+    ea = EventAccumulator(str(run / "tb"), purge_orphaned_data=False)  # a resumed run re-logs
     ea.Reload()
     nll = {e.step: e.value for e in ea.Scalars("eval/val_nll")}
     fl = {e.step: e.value for e in ea.Scalars("eval/train_flops")}
@@ -149,6 +208,9 @@ def _curve(run: Path) -> list[tuple[float, float]]:
 
 
 def _flops_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """First FLOPs at which the curve (linearly interpolated) gets to ``target`` NLL; the
+    tolerance covers TensorBoard's float32 copy of a run's own final NLL."""
+    target += 1e-5
     prev = None
     for f, v in curve:
         if v <= target:
@@ -160,7 +222,8 @@ def _flops_to_reach(curve: list[tuple[float, float]], target: float) -> float | 
     return None
 
 
-def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def _train_seed(args: argparse.Namespace, out: Path, seed: int) -> dict[str, Any]:
+    """The four architectures trained with one seed; each curve and FLOPs to vanilla's NLL."""
     from mctd_trainer.mor import MorTrainConfig, train_mor
 
     res: dict[str, Any] = {}
@@ -169,13 +232,13 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             arch=arch,
             n_recursion=3,
             steps=args.steps,
-            seed=0,
+            seed=seed,
             ckpt_every=max(1, args.steps // 6),
             batch_size=args.train_batch,
             seq_len=128,
             warmup=max(1, args.steps // 10),
-            **{k: v for k, v in SIZES.items() if k != "n_heads"},
-            n_heads=SIZES["n_heads"],
+            val_frac=args.val_frac,
+            **SIZES,
         )
         run = out / arch
         t0 = time.perf_counter()
@@ -183,19 +246,53 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         m["minutes"] = (time.perf_counter() - t0) / 60
         m["curve"] = _curve(run)
         res[arch] = m
-    van = res["vanilla"]["val_nll"]
-    print(f"\n== train: {args.steps} steps x {args.train_batch} x 128 tokens ==")
-    print(f"{'arch':10s} {'params':>8s} {'val NLL':>8s} {'FLOPs':>10s} {'to vanilla NLL':>15s}")
+    van = res["vanilla"]
+    print(f"\n== train, seed {seed}: {args.steps} steps x {args.train_batch} x 128 tokens ==")
+    print(
+        f"{'arch':10s} {'params':>8s} {'val NLL':>8s} {'FLOPs':>10s} {'to vanilla NLL':>15s} "
+        f"{'NLL at van FLOPs':>17s}"
+    )
     for arch, m in res.items():
-        reach = _flops_to_reach(m["curve"], van)
+        reach = _flops_to_reach(m["curve"], van["val_nll"])
         m["flops_to_vanilla_nll"] = reach
-        rs = f"{reach / res['vanilla']['train_flops']:.2f}x van" if reach else "not reached"
+        m["reach_vs_vanilla"] = reach / van["train_flops"] if reach else None
+        fl, nl = zip(*m["curve"], strict=True)
+        m["nll_at_vanilla_flops"] = float(np.interp(van["train_flops"], fl, nl))
+        rs = f"{m['reach_vs_vanilla']:.2f}x van" if reach else "not reached"
         print(
             f"{arch:10s} {m['unique_params']:8d} {m['val_nll']:8.4f} "
-            f"{m['train_flops']:10.3e} {rs:>15s}"
+            f"{m['train_flops']:10.3e} {rs:>15s} {m['nll_at_vanilla_flops']:17.4f}"
         )
         print("    curve (FLOPs, NLL): " + ", ".join(f"({f:.2e}, {v:.3f})" for f, v in m["curve"]))
-    res["depths"] = depth_report(out / "mor-ec", args.val_frac)
+    return res
+
+
+def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """``--seeds`` seeds of the four architectures (runs in ``out/seed<s>/<arch>``); a summary
+    over seeds; the depth report of the first seed's MoR-EC."""
+    seeds = [int(s) for s in str(args.seeds).split(",")]
+    res: dict[str, Any] = {f"seed{s}": _train_seed(args, out / f"seed{s}", s) for s in seeds}
+    print(f"\n== train summary over seeds {seeds} (mean, min-max) ==")
+    summary: dict[str, Any] = {}
+    for arch in ("vanilla", "recursive", "mor-ec", "mor-tc"):
+        runs = [res[f"seed{s}"][arch] for s in seeds]
+        nll = [m["val_nll"] for m in runs]
+        reach = [m["reach_vs_vanilla"] for m in runs]
+        at = [m["nll_at_vanilla_flops"] for m in runs]
+        got = [r for r in reach if r is not None]
+        summary[arch] = {"val_nll": nll, "reach_vs_vanilla": reach, "nll_at_vanilla_flops": at}
+        rs = (
+            f"{np.mean(got):.2f}x ({min(got):.2f}-{max(got):.2f}), reached {len(got)}/{len(seeds)}"
+            if got
+            else f"not reached (0/{len(seeds)})"
+        )
+        print(
+            f"{arch:10s} val NLL {np.mean(nll):.3f} ({min(nll):.3f}-{max(nll):.3f}); at "
+            f"vanilla's FLOPs {np.mean(at):.3f} ({min(at):.3f}-{max(at):.3f}); "
+            f"FLOPs to vanilla's NLL: {rs}"
+        )
+    res["summary"] = summary
+    res["depths"] = depth_report(out / f"seed{seeds[0]}" / "mor-ec", args.val_frac)
     return res
 
 
@@ -294,12 +391,14 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="decode,train,search")
-    ap.add_argument("--batch", default="1,16", help="Decode batch sizes (comma-separated).")
+    ap.add_argument("--batch", default="1,16,64", help="Decode batch sizes (comma-separated).")
     ap.add_argument("--sharings", default="middle_cycle,cycle", help="Decode parameter sharings.")
     ap.add_argument("--new", type=int, default=64)
+    ap.add_argument("--width", type=int, default=128, help="Decode models' d_model.")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--train-batch", type=int, default=16)
+    ap.add_argument("--seeds", default="0", help="Training seeds (comma-separated).")
     ap.add_argument("--val-frac", type=float, default=0.1, help="Validation share of stories.")
     ap.add_argument("--runs", type=Path, default=None, help="Run dirs (default: a temp dir).")
     ap.add_argument("--sims", type=int, default=16)
@@ -317,7 +416,8 @@ def main() -> None:
     if "train" in parts:
         out["train"] = part_train(args, runs)
     if "search" in parts:
-        out["search"] = part_search(args, runs / "mor-ec")
+        seed0 = str(args.seeds).split(",")[0]
+        out["search"] = part_search(args, runs / f"seed{seed0}" / "mor-ec")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mor_lm.json").write_text(json.dumps(out, indent=1, default=str) + "\n")
     print(f"\nwrote {RESULTS / 'mor_lm.json'}")

@@ -63,3 +63,23 @@ def test_kv_memory_by_mode() -> None:
     assert rec.nbytes() == (2 + 2 * 3) * 6 * per_entry
     assert rw.nbytes() == (2 * 6 + 2 * (6 + 4 + 2)) * per_entry
     assert sh.nbytes() == (2 * 6 + 2 * 6) * per_entry
+
+
+def test_attention_bias_is_made_once_and_only_when_needed() -> None:
+    """Equal-length rows decoding at their last position attend with no mask; ragged rows get
+    -inf on padding; a group reuses its first layer's bias."""
+    from mctd_mor.kv import KV
+    from mctd_mor.layers import Group, Rope
+
+    pos = torch.tensor([[3], [3]])
+    grp = Group(pos, torch.ones(2, 1, dtype=torch.bool), Rope.at(pos, 4, 1e4, torch.float32))
+    k = torch.zeros(2, 1, 4, 4)
+    kpos = torch.arange(4).expand(2, 4)
+    full = KV(k, k, kpos, torch.ones(2, 4, dtype=torch.bool))
+    assert grp.attention_bias(full, None) is None
+    ragged_valid = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    ragged = KV(k, k, kpos, ragged_valid)
+    assert grp.attention_bias(ragged, None) is None  # made once: the group's first layer's
+    bias = grp.fresh().attention_bias(ragged, None)
+    assert bias is not None and bias.shape == (2, 1, 1, 4)
+    assert torch.equal(torch.isinf(bias[:, 0, 0]), ~ragged_valid)

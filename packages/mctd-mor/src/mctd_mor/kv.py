@@ -137,6 +137,15 @@ class KV:
         m = nv.shape[1]
         if not len(r):
             return
+        if full and m == 1:  # decoding: one entry per row, at its own length
+            at = s.lens[r]
+            need = int(at.max()) + 1
+            s.grow(need)
+            s.k[r, :, at], s.v[r, :, at] = new.k[:, :, 0], new.v[:, :, 0]
+            s.pos[r, at], s.valid[r, at] = new.pos[:, 0], True
+            s.lens[r] = at + 1
+            s.width, s.uniform = max(s.width, need), False
+            return
         start = s.lens[r][:, None]
         cnt = nv.sum(1)
         end = start[:, 0] + cnt

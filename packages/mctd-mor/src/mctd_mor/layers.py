@@ -8,10 +8,10 @@ processed to an optional `FlopCounter`.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import Tensor, nn
 
 from mctd_mor.config import MoRConfig
@@ -38,19 +38,78 @@ def _inv_freq(hd: int, theta: float, device: torch.device) -> Tensor:
         return theta ** (-torch.arange(0, hd, 2, device=device, dtype=torch.float32) / hd)
 
 
+@dataclass
+class Rope:
+    """Rotary tables (half-split, as Llama) of some tokens: ``cos``/``sin`` ``(B, 1, n, hd/2)``.
+
+    Made once per forward call from the positions and shared by every layer and recursion (a
+    recursion takes the rows / tokens it runs on with `rows` / `gather`)."""
+
+    cos: Tensor
+    sin: Tensor
+
+    @staticmethod
+    def at(pos: Tensor, head_dim: int, theta: float, dtype: torch.dtype) -> Rope:
+        ang = pos.to(torch.float32)[:, None, :, None] * _inv_freq(head_dim, theta, pos.device)
+        return Rope(ang.cos().to(dtype), ang.sin().to(dtype))
+
+    def rows(self, rows: Tensor) -> Rope:
+        return Rope(self.cos[rows], self.sin[rows])
+
+    def gather(self, idx: Tensor) -> Rope:
+        """Tokens ``idx (B, m)`` of each row."""
+        i = idx[:, None, :, None].expand(-1, 1, -1, self.cos.shape[-1])
+        return Rope(self.cos.gather(2, i), self.sin.gather(2, i))
+
+    def apply(self, x: Tensor) -> Tensor:
+        """``x (B, H, n, hd)`` rotated."""
+        half = x.shape[-1] // 2
+        x1, x2 = x[..., :half], x[..., half:]
+        return torch.cat([x1 * self.cos - x2 * self.sin, x2 * self.cos + x1 * self.sin], -1)
+
+
 def rotate(x: Tensor, pos: Tensor, theta: float) -> Tensor:
-    """Rotary embedding (half-split, as Llama) of ``x (B, H, n, hd)`` at positions ``(B, n)``."""
-    hd = x.shape[-1]
-    inv = _inv_freq(hd, theta, x.device)
-    ang = pos.to(torch.float32)[:, None, :, None] * inv
-    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
-    x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
+    """Rotary embedding of ``x (B, H, n, hd)`` at positions ``(B, n)``."""
+    return Rope.at(pos, x.shape[-1], theta, x.dtype).apply(x)
 
 
 def causal_mask(q_pos: Tensor, keys: KV) -> Tensor:
     """``(B, n, N)``: key valid and at a position <= the query's."""
     return keys.valid[:, None, :] & (keys.pos[:, None, :] <= q_pos[:, :, None])
+
+
+@dataclass
+class Group:
+    """The tokens one group of layers runs on in a call (the first layers, one recursion of the
+    shared block, or the last layers): positions, validity, rotary tables, and the attention
+    bias, made by the group's first layer and reused by the others. Every layer of a group
+    appends the same tokens to a slot with the same history (or attends to the same shared
+    slots), so their keys have the same positions and validity."""
+
+    pos: Tensor
+    valid: Tensor
+    rope: Rope
+    bias: Tensor | None = None
+    pairs: int = 0
+    ready: bool = False
+
+    def fresh(self) -> Group:
+        """The same tokens for another group of layers (whose keys may differ)."""
+        return Group(self.pos, self.valid, self.rope)
+
+    def attention_bias(self, keys: KV, flops: FlopCounter | None) -> Tensor | None:
+        """Additive ``(B, 1, n, N)`` mask over ``keys`` (None when every key is allowed, as in
+        decoding with rows of equal length); counts the allowed (query, key) pairs once."""
+        if not self.ready:
+            mask = causal_mask(self.pos, keys)
+            if flops is not None:
+                self.pairs = int((mask & self.valid[:, :, None]).sum())
+            if not bool(mask.all()):
+                mask = mask | ~mask.any(-1, keepdim=True)  # padded queries: any finite row
+                zero = torch.zeros((), dtype=keys.k.dtype, device=mask.device)
+                self.bias = torch.where(mask, zero, float("-inf"))[:, None]
+            self.ready = True
+        return self.bias
 
 
 class Attention(nn.Module):
@@ -66,25 +125,24 @@ class Attention(nn.Module):
         self.wo = nn.Linear(d, d, bias=False)
 
     def _split(self, x: Tensor) -> Tensor:
-        return rearrange(x, "b n (h d) -> b h n d", h=self.heads)
+        b, n, d = x.shape
+        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)
 
-    def query(self, x: Tensor, pos: Tensor) -> Tensor:
-        return rotate(self._split(self.wq(x)), pos, self.theta)
+    def query(self, x: Tensor, rope: Rope) -> Tensor:
+        return rope.apply(self._split(self.wq(x)))
 
-    def keys(self, x: Tensor, pos: Tensor, valid: Tensor) -> KV:
-        """Keys (rotated) and values of ``x`` at ``pos``."""
-        k = rotate(self._split(self.wk(x)), pos, self.theta)
-        return KV(k, self._split(self.wv(x)), pos, valid)
+    def keys(self, x: Tensor, grp: Group) -> KV:
+        """Keys (rotated) and values of ``x`` (the group's tokens)."""
+        k = grp.rope.apply(self._split(self.wk(x)))
+        return KV(k, self._split(self.wv(x)), grp.pos, grp.valid)
 
-    def attend(
-        self, q: Tensor, q_pos: Tensor, q_valid: Tensor, keys: KV, flops: FlopCounter | None
-    ) -> Tensor:
-        mask = causal_mask(q_pos, keys)
+    def attend(self, q: Tensor, keys: KV, grp: Group, flops: FlopCounter | None) -> Tensor:
+        bias = grp.attention_bias(keys, flops)
         if flops is not None:
-            flops.attention(int((mask & q_valid[:, :, None]).sum()), q.shape[1] * q.shape[3])
-        mask = mask | ~mask.any(-1, keepdim=True)  # padded queries: any finite row
-        out = F.scaled_dot_product_attention(q, keys.k, keys.v, attn_mask=mask[:, None])
-        return self.wo(rearrange(out, "b h n d -> b n (h d)"))
+            flops.attention(grp.pairs, q.shape[1] * q.shape[3])
+        out = F.scaled_dot_product_attention(q, keys.k, keys.v, attn_mask=bias)
+        b, h, n, hd = out.shape
+        return self.wo(out.transpose(1, 2).reshape(b, n, h * hd))
 
 
 class SwiGLU(nn.Module):
@@ -101,7 +159,7 @@ class SwiGLU(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm attention + SwiGLU with residuals.
+    """Pre-norm attention + SwiGLU with residuals, on the tokens of ``grp``.
 
     ``past``: the slot's KV before this call (the new tokens' keys are appended in place and the
     slot's KV is returned); ``shared``: a KV set to attend to instead, computing no keys
@@ -120,26 +178,25 @@ class DecoderLayer(nn.Module):
     def forward(
         self,
         x: Tensor,
-        pos: Tensor,
-        valid: Tensor,
+        grp: Group,
         past: KV | None = None,
         shared: KV | None = None,
         flops: FlopCounter | None = None,
         rows: Tensor | None = None,
     ) -> tuple[Tensor, KV | None]:
         h = self.attn_norm(x)
-        q = self.attn.query(h, pos)
+        q = self.attn.query(h, grp.rope)
         new = None
         if shared is None:
-            fresh = self.attn.keys(h, pos, valid)
+            fresh = self.attn.keys(h, grp)
             new = fresh if past is None else past.append(fresh, rows)
             keys = new if rows is None else new.select(rows)
         else:
             keys = shared if rows is None else shared.select(rows)
-        x = x + self.attn.attend(q, pos, valid, keys, flops)
+        x = x + self.attn.attend(q, keys, grp, flops)
         x = x + self.mlp(self.mlp_norm(x))
         if flops is not None:
-            n = int(valid.sum())
+            n = int(grp.valid.sum())
             flops.linear(n, self.d, self.d * (2 if shared is not None else 4))
             flops.linear(n, self.d, 3 * self.ff)
         return x, new

@@ -26,7 +26,7 @@ from mctd_mor.config import MoRConfig
 from mctd_mor.flops import FlopCounter
 from mctd_mor.gather import gather_index, gather_rows, scatter_rows
 from mctd_mor.kv import KV, MoRCache
-from mctd_mor.layers import DecoderLayer, RMSNorm
+from mctd_mor.layers import DecoderLayer, Group, RMSNorm, Rope
 from mctd_mor.routers import (
     ExpertChoiceRouter,
     TokenChoiceRouter,
@@ -131,11 +131,14 @@ class MoRForCausalLM(nn.Module):
         cache = cache if cache is not None else MoRCache()
         compute = compute or Compute()
         h = self.embed(ids)
+        rope = Rope.at(pos, cfg.head_dim, cfg.rope_theta, h.dtype)
+        grp = Group(pos, valid, rope)
         for i, layer in enumerate(self.first):
-            h = self._layer(layer, f"first.{i}", h, pos, valid, cache, flops)
-        h, depth, losses = self._recurse(h, pos, valid, cache, routing, depths, compute, flops)
+            h = self._layer(layer, f"first.{i}", h, grp, cache, flops)
+        h, depth, losses = self._recurse(h, grp, cache, routing, depths, compute, flops)
+        grp = grp.fresh()
         for i, layer in enumerate(self.last):
-            h = self._layer(layer, f"last.{i}", h, pos, valid, cache, flops)
+            h = self._layer(layer, f"last.{i}", h, grp, cache, flops)
         out = self.norm(h)
         lg = None
         if logits != "none":
@@ -156,19 +159,18 @@ class MoRForCausalLM(nn.Module):
         layer: nn.Module,
         slot: str,
         h: Tensor,
-        pos: Tensor,
-        valid: Tensor,
+        grp: Group,
         cache: MoRCache,
         flops: FlopCounter | None,
         rows: Tensor | None = None,
         batch: int = 0,
     ) -> Tensor:
-        """Run ``layer`` on ``h`` (batch ``rows`` of the cache's ``batch`` rows, default all) and
-        append its new keys/values to the cache slot."""
+        """Run ``layer`` on ``h`` (the tokens of ``grp``; batch ``rows`` of the cache's ``batch``
+        rows, default all) and append its new keys/values to the cache slot."""
         past = cache.slots.get(slot)
         if past is None and rows is not None:
             past = KV.empty(batch, self.cfg.n_heads, self.cfg.head_dim, h)
-        h, kv = layer(h, pos, valid, past=past, flops=flops, rows=rows)
+        h, kv = layer(h, grp, past=past, flops=flops, rows=rows)
         assert kv is not None
         cache.slots[slot] = kv
         return h
@@ -176,8 +178,7 @@ class MoRForCausalLM(nn.Module):
     def _recurse(
         self,
         h: Tensor,
-        pos: Tensor,
-        valid: Tensor,
+        grp: Group,
         cache: MoRCache,
         routing: str,
         depths: Tensor | None,
@@ -185,6 +186,7 @@ class MoRForCausalLM(nn.Module):
         flops: FlopCounter | None,
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         cfg = self.cfg
+        pos, valid = grp.pos, grp.valid
         caps = compute.capacities or cfg.capacities
         if len(caps) != cfg.n_recursion:
             raise ValueError(f"need {cfg.n_recursion} capacities, got {caps}")
@@ -228,7 +230,7 @@ class MoRForCausalLM(nn.Module):
                 sel = torch.zeros_like(sel)
             if not bool(sel.any()):
                 break
-            h = self._apply_block(h, pos, sel, gate, r, cache, flops)
+            h = self._apply_block(h, grp, sel, gate, r, cache, flops)
             depth = depth + sel.long()
             active = sel
         if bce:
@@ -238,7 +240,7 @@ class MoRForCausalLM(nn.Module):
     def _apply_block(
         self,
         h: Tensor,
-        pos: Tensor,
+        grp: Group,
         sel: Tensor,
         gate: Tensor | None,
         r: int,
@@ -247,34 +249,36 @@ class MoRForCausalLM(nn.Module):
     ) -> Tensor:
         """One recursion on the selected tokens: gather, run the shared block, gate, scatter.
 
-        Every token selected: no gather. Otherwise each row's selected tokens are gathered in
-        causal order, and only the rows with at least one take part (in batched decoding, a
-        recursion costs the rows that reach it, not the batch).
+        Every token selected: no gather. Otherwise only the batch rows with a selected token take
+        part (in batched decoding a recursion costs the rows that reach it, not the batch); with
+        one token per row (decoding) those rows are simply indexed, else each row's selected
+        tokens are gathered in causal order.
         """
+        b, n = sel.shape
         if bool(sel.all()):
-            return self._block(h, pos, sel, gate, r, cache, flops, None, h.shape[0])
+            return self._block(h, grp.fresh(), gate, r, cache, flops, None, b)
+        if n == 1:
+            one = sel[:, 0].nonzero().squeeze(1)
+            sub = Group(grp.pos[one], sel[one], grp.rope.rows(one))
+            g1 = None if gate is None else gate[one]
+            return h.index_copy(0, one, self._block(h[one], sub, g1, r, cache, flops, one, b))
         idx, gvalid = gather_index(sel)
         busy = gvalid[:, 0]
-        if bool(busy.all()):
-            x = gather_rows(h, idx)
-            g = None if gate is None else gather_rows(gate, idx)
-            y = self._block(x, gather_rows(pos, idx), gvalid, g, r, cache, flops, None, h.shape[0])
-            return scatter_rows(h, idx, torch.where(gvalid[..., None], y, x))
-        rows = busy.nonzero().squeeze(1)
-        idx, gvalid, hs = idx[rows], gvalid[rows], h[rows]
+        rows = None if bool(busy.all()) else busy.nonzero().squeeze(1)
+        hs, ps, rope = h, grp.pos, grp.rope
+        if rows is not None:
+            idx, gvalid, hs, ps, rope = idx[rows], gvalid[rows], h[rows], ps[rows], rope.rows(rows)
         x = gather_rows(hs, idx)
-        g = None if gate is None else gather_rows(gate[rows], idx)
-        p = gather_rows(pos[rows], idx)
-        y = self._block(x, p, gvalid, g, r, cache, flops, rows, h.shape[0])
-        out = h.clone()
-        out[rows] = scatter_rows(hs, idx, torch.where(gvalid[..., None], y, x))
-        return out
+        g = None if gate is None else gather_rows(gate if rows is None else gate[rows], idx)
+        sub = Group(gather_rows(ps, idx), gvalid, rope.gather(idx))
+        y = self._block(x, sub, g, r, cache, flops, rows, b)
+        back = scatter_rows(hs, idx, torch.where(gvalid[..., None], y, x))
+        return back if rows is None else h.index_copy(0, rows, back)
 
     def _block(
         self,
         x: Tensor,
-        p: Tensor,
-        valid: Tensor,
+        grp: Group,
         gate: Tensor | None,
         r: int,
         cache: MoRCache,
@@ -282,16 +286,16 @@ class MoRForCausalLM(nn.Module):
         rows: Tensor | None,
         batch: int,
     ) -> Tensor:
-        """The shared block on gathered tokens ``x`` (batch ``rows`` of the ``batch`` cache rows),
-        gated."""
+        """The shared block on the tokens ``x`` of ``grp`` (batch ``rows`` of the ``batch`` cache
+        rows), gated."""
         cfg = self.cfg
         y = x
         for li, layer in enumerate(self.block):
             if cfg.kv_mode == "share" and r > 0:
                 shared = cache.slots[f"block.0.{li}"]
-                y, _ = layer(y, p, valid, shared=shared, flops=flops, rows=rows)
+                y, _ = layer(y, grp, shared=shared, flops=flops, rows=rows)
             else:
-                y = self._layer(layer, f"block.{r}.{li}", y, p, valid, cache, flops, rows, batch)
+                y = self._layer(layer, f"block.{r}.{li}", y, grp, cache, flops, rows, batch)
         return y if gate is None else x + gate[..., None] * (y - x)
 
     # ----------------------------------------------------------------------------- training

@@ -15,6 +15,7 @@ z-loss ``mean(logsumexp(logits)^2)``.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,11 @@ class ExpertChoiceRouter(nn.Module):
     def logits(self, h: Tensor, r: int) -> Tensor:
         """Scores ``(B, T)`` of every token for recursion ``r`` (0-based)."""
         return self.proj[r](h).squeeze(-1)
+
+    def logits_at(self, h: Tensor, r: Tensor) -> Tensor:
+        """Scores ``(M,)`` of tokens ``h (M, D)``, each for its own recursion ``r (M,)``."""
+        w = torch.cat([cast(nn.Linear, p).weight for p in self.proj], 0)
+        return (h * w[r]).sum(-1)
 
     def gate(self, logits: Tensor) -> Tensor:
         return self.alpha * torch.sigmoid(logits)
