@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from mctd_thought import mdlm_loss, nll_bound, segment_loss, split_segments
+from mctd_thought import mdlm_loss, nll_bound, nll_bound_rows, segment_loss, split_segments
 from mctd_thought.loss import draw_mask
 from mctd_thought.testing import tiny_model
 
@@ -80,6 +80,8 @@ def test_nll_bound_is_deterministic_and_baseline_ignores_stack() -> None:
     seg = split_segments(torch.randint(0, 29, (3, 16)), 2)
     a, b = nll_bound(base, seg, samples=2, seed=5), nll_bound(base, seg, samples=2, seed=5)
     assert torch.equal(a, b) and a.shape == (2,)
+    rows = nll_bound_rows(base, seg, samples=2, seed=5)  # the same draws, per window
+    assert rows.shape == (2, 3) and torch.allclose(rows.mean(-1), a, atol=1e-6)
     with pytest.raises(ValueError, match="baseline"):
         base.empty_stack(1)
     with pytest.raises(ValueError, match="segments"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -119,3 +120,43 @@ def test_bad_input() -> None:
         generate(MODEL, [M], DecodeConfig(8))
     with pytest.raises(ValueError, match="baseline"):
         generate(tiny_model("baseline"), [0], DecodeConfig(8), stack=MODEL.empty_stack(1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    top_k=st.integers(0, 12),
+    top_p=st.floats(0.05, 1.0),
+    temperature=st.sampled_from([0.5, 1.0, 2.0]),
+    seed=st.integers(0, 1000),
+)
+def test_cut_logprobs_is_mctd_trees_rule(
+    top_k: int, top_p: float, temperature: float, seed: int
+) -> None:
+    from mctd_thought.sampling import cut_logprobs
+    from mctd_tree.lm.sampling import process_logprobs
+
+    z = torch.randn(3, 10, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 3
+    ours = cut_logprobs(z / temperature, top_k, top_p).exp().numpy()
+    ref = process_logprobs(torch.log_softmax(z, -1).numpy(), temperature, top_k, top_p)
+    assert np.allclose(ours, ref, atol=1e-9)
+
+
+def test_top_k_one_and_tiny_top_p_sample_the_argmax() -> None:
+    greedy = generate(MODEL, [[0, 1, 2]] * 3, DecodeConfig(15, temperature=0.0))
+    for cut in ({"top_k": 1}, {"top_p": 1e-6}):
+        g = generate(MODEL, [[0, 1, 2]] * 3, DecodeConfig(15, temperature=1.5, **cut), seed=7)  # type: ignore[arg-type]
+        assert g.answers == greedy.answers
+    free = [
+        generate(MODEL, [[0, 1, 2]] * 3, DecodeConfig(15, temperature=1.5), seed=s)
+        for s in range(3)
+    ]
+    assert any(f.answers != greedy.answers for f in free)  # without the cut, T = 1.5 differs
+
+
+def test_bad_sampling_settings() -> None:
+    with pytest.raises(ValueError, match="top_k"):
+        DecodeConfig(8, top_k=-1)
+    with pytest.raises(ValueError, match="top_p"):
+        DecodeConfig(8, top_p=0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        DecodeConfig(8, temperature=float("nan"))

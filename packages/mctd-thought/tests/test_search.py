@@ -121,3 +121,37 @@ def test_thought_lm_is_a_language_model_with_honest_counters() -> None:
     # two rollouts batched: 3 calls of 2 rows x (6 prompt + 6 answer) positions
     assert lm.counters.calls == 4 + 3 and lm.counters.nfe == 32 + 3 * 12 + 3 * 2 * 12
     assert 0.0 <= res.best_reward <= 1.0
+
+
+def test_thought_lm_generate_applies_top_k_top_p_and_stop() -> None:
+    from mctd_thought import ThoughtLM
+    from mctd_thought.testing import CharTokenizer
+
+    lm = ThoughtLM(MODEL, CharTokenizer(), per_step=1, window=16)
+    prompt = lm.chat_prompt([{"role": "user", "content": "a cat"}])
+    rng = np.random.default_rng
+
+    def gen(**kw: object) -> list[int]:
+        return lm.generate([prompt], rng(0), max_new_tokens=8, **kw)[0].tokens  # type: ignore[arg-type]
+
+    greedy = gen(temperature=0.0)
+    assert gen(temperature=2.0, top_k=1) == greedy and gen(temperature=2.0, top_p=1e-6) == greedy
+    free = [lm.generate([prompt], rng(s), max_new_tokens=8, temperature=2.0)[0] for s in range(4)]
+    assert any(f.tokens != greedy for f in free)  # without a cut, T = 2 draws other tokens
+    (g,) = lm.generate([prompt], rng(0), max_new_tokens=8, temperature=2.0, top_k=1)
+    # drawn from a one-token distribution (log q = 0); log p_theta is the model's own
+    assert np.allclose(g.logq, 0.0) and np.all(g.logprobs < 0)
+    # stop: cut after the token completing the first stop string; the text before has none
+    free = gen(temperature=0.0)
+    text = lm.decode(free)
+    assert 0 not in free[:4] and len(text) >= 4  # this seeded model's greedy answer
+    stop = text[2:4]
+    cut = lm.generate([prompt], rng(0), max_new_tokens=8, temperature=0.0, stop=[stop])[0]
+    assert cut.finish_reason == "stop" and lm.decode(cut.tokens).endswith(stop)
+    assert stop not in lm.decode(cut.tokens[:-1]) and cut.tokens == free[: len(cut.tokens)]
+    with pytest.raises(ValueError, match="top_k"):
+        gen(top_k=-2)
+    with pytest.raises(ValueError, match="top_p"):
+        gen(top_p=1.5)
+    with pytest.raises(ValueError, match="stop"):
+        gen(stop=[""])

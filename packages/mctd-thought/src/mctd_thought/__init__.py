@@ -5,7 +5,14 @@ from mctd_thought.config import ARCHS, ThoughtConfig
 from mctd_thought.io import ThoughtLoadError, load_config, load_model, save_model
 from mctd_thought.layers import KVCache
 from mctd_thought.lm import ThoughtLM
-from mctd_thought.loss import LossOut, mdlm_loss, nll_bound, segment_loss, split_segments
+from mctd_thought.loss import (
+    LossOut,
+    mdlm_loss,
+    nll_bound,
+    nll_bound_rows,
+    segment_loss,
+    split_segments,
+)
 from mctd_thought.model import MaskedDiffusionLM
 from mctd_thought.sampling import DecodeConfig, Decoder, DecodeStats, Generated, generate
 from mctd_thought.search import KeywordReward, UnmaskProblem
@@ -34,6 +41,7 @@ __all__ = [
     "load_model",
     "mdlm_loss",
     "nll_bound",
+    "nll_bound_rows",
     "save_model",
     "segment_loss",
     "split_segments",

@@ -5,8 +5,12 @@ causal LMs (the evaluator's tasks) run a dLM and search it over unmasking at mat
 The prompt is EOS + the messages' text (no chat template). ``next_logprobs(prefix)`` is the dLM's
 left-to-right conditional: the prefix followed by [MASK]s up to ``window`` (the training segment
 length), read at the first mask; it costs the whole window's positions. ``generate`` decodes
-with the low-confidence sampler (``per_step`` tokens a step). There is no prefix cache (every
-position of a bidirectional model depends on every other), so ``clear_cache`` does nothing.
+with the low-confidence sampler (``per_step`` tokens a step; each position drawn at
+``temperature`` cut to ``top_k`` / ``top_p``); the whole answer is unmasked before a ``stop``
+string can be seen, so a stop string cuts the finished answer after the token that completes it
+(finish reason ``stop``; the positions after it were computed and are counted). There is no
+prefix cache (every position of a bidirectional model depends on every other), so
+``clear_cache`` does nothing.
 The tokenizer is duck-typed: ``encode(text, add_special_tokens=False)``, ``decode(ids)`` and
 ``eos_token_id`` (a Hugging Face tokenizer, or `mctd_thought.testing.CharTokenizer`).
 """
@@ -18,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from mctd_tree.lm.sampling import check_sampling
 from mctd_tree.lm.validate import row_caps
 from mctd_tree.protocols import Counters, Generation, Reward
 
@@ -87,34 +92,57 @@ class ThoughtLM:
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
-        stop: Sequence[str] = (),
+        stop: str | Sequence[str] = (),
     ) -> list[Generation]:
         """Low-confidence unmasking of each row's answer (``per_step`` tokens a step; a row's
-        answer is its cap rounded up to a multiple of ``per_step``, cut back to the cap)."""
+        answer is its cap rounded up to a multiple of ``per_step``, cut back to the cap), then cut
+        at the first EOS or after the token that completes a ``stop`` string."""
         caps = row_caps(max_new_tokens, prefixes, self.max_context)
+        check_sampling(temperature, top_k, top_p)
+        stops = (stop,) if isinstance(stop, str) else tuple(stop)
+        if any(not isinstance(s, str) or not s for s in stops):
+            raise ValueError(f"stop must be non-empty strings, got {stop!r}")
         out = []
         for p, cap in zip(prefixes, caps, strict=True):
             n = -(-int(cap) // self.per_step) * self.per_step
-            cfg = DecodeConfig(len(p) + n, steps=n // self.per_step, temperature=temperature)
+            cfg = DecodeConfig(
+                len(p) + n,
+                steps=n // self.per_step,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+            )
             gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
             dec = Decoder(self.model, cfg, len(p), counters=self.counters, generator=gen)
             x = torch.tensor([[*p, *[self.model.mask_id] * n]])
-            lq = torch.zeros(x.shape[1])
+            lq, lp = torch.zeros(x.shape[1]), torch.zeros(x.shape[1])
             while bool((x == self.model.mask_id).any()):
                 x, _ = dec.step(x)
-                commit, logq = dec.last_commit
+                commit, logq, logp = dec.last_commit
                 lq = torch.where(commit[0], logq[0], lq)
+                lp = torch.where(commit[0], logp[0], lp)
             toks = [int(t) for t in x[0, len(p) :]][: int(cap)]
-            lps = lq[len(p) : len(p) + len(toks)].numpy().astype(np.float64)
-            reason = "length"
-            if self._eos in toks:
-                toks, lps, reason = (
-                    toks[: toks.index(self._eos) + 1],
-                    lps[: toks.index(self._eos) + 1],
-                    "eos",
+            end, reason = self._finish(toks, stops)
+            span = slice(len(p), len(p) + end)
+            out.append(
+                Generation(
+                    toks[:end],
+                    lp[span].numpy().astype(np.float64),
+                    reason,
+                    lq[span].numpy().astype(np.float64),
                 )
-            out.append(Generation(toks, lps, reason, lps))
+            )
         return out
+
+    def _finish(self, toks: list[int], stops: tuple[str, ...]) -> tuple[int, str]:
+        """(tokens kept, finish reason): through the first EOS or the token completing the first
+        stop string, whichever comes first; else all of them (``length``)."""
+        for i, t in enumerate(toks):
+            if t == self._eos:
+                return i + 1, "eos"
+            if stops and any(s in self.decode(toks[: i + 1]) for s in stops):
+                return i + 1, "stop"
+        return len(toks), "length"
 
     def search_problem(
         self,

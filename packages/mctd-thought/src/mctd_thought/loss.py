@@ -120,11 +120,20 @@ def nll_bound(
     """Monte-Carlo ELBO bound (nats/token) per segment ``(n_seg,)`` averaged over rows and
     ``samples`` draws of (t, mask), with stratified t (draw j of row r: (j + u) / samples) so
     the estimate has low variance; the same seed gives both architectures the same draws."""
+    return nll_bound_rows(model, segments, samples=samples, seed=seed).mean(-1)
+
+
+@torch.no_grad()
+def nll_bound_rows(
+    model: MaskedDiffusionLM, segments: Tensor, *, samples: int = 4, seed: int = 0
+) -> Tensor:
+    """`nll_bound` per segment and row ``(n_seg, B)`` (the same draws): for paired tests over
+    windows."""
     was = model.training
     model.eval()
     g = torch.Generator(device=segments.device).manual_seed(seed)
     b, n_seg, _ = segments.shape
-    total = torch.zeros(n_seg)
+    total = torch.zeros(n_seg, b, dtype=torch.float64)
     for j in range(samples):
         stack = model.empty_stack(b) if model.cfg.has_thought else None
         for i in range(n_seg):
@@ -132,8 +141,8 @@ def nll_bound(
             t = ((j + u) / samples).clamp(min=1e-3)
             mask = draw_mask((b, segments.shape[2]), t, g)
             out = mdlm_loss(model, segments[:, i], t=t, mask=mask, stack=stack)
-            total[i] += float(out.per_row.mean())
+            total[i] += out.per_row.double().cpu()
             if stack is not None and i + 1 < n_seg:
                 stack = model.write(segments[:, i], stack)
     model.train(was)
-    return total / samples
+    return (total / samples).float()

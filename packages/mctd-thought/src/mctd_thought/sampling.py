@@ -5,13 +5,17 @@ A sequence is the prompt (never masked) followed by an answer that starts all [M
 is cut into blocks of ``block`` tokens (0: one block, i.e. not semi-autoregressive); a row always
 works on its first block that still holds a mask. Each step predicts x_0 at every position (one
 forward), draws a token per masked position (argmax at temperature 0, else from
-softmax(logits / T)), scores it by its confidence p_theta(token) and commits:
+softmax(logits / T) cut to ``top_k`` / ``top_p``: mctd-tree's `process_logprobs` rule), scores it
+by its confidence p_theta(token) (the model's untempered, uncut probability, as in LLaDA and
+Fast-dLLM) and commits:
 
 - ``low_confidence``: the k most confident masked positions of the block, k = block /
   (steps per block); ``steps = length`` of the answer (one token per step) is the quality
   reference;
 - ``threshold``: every masked position of the block whose confidence is strictly above ``tau``,
   and at least the most confident one (tau = 1: one per step; tau = 0: the whole block at once).
+  Fast-dLLM keeps ``>= tau``; the two differ only at a confidence exactly equal to tau (strict
+  keeps tau = 1 at one token a step even when float32 saturates a probability to 1.0).
 
 Committed tokens are never changed again (copy-through). With ``cache=True`` (Fast-dLLM's
 DualCache) each block starts with a full forward that stores every position's keys/values; the
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from mctd_tree.lm.sampling import check_sampling
 from mctd_tree.protocols import Counters
 from torch import Tensor
 
@@ -46,7 +51,8 @@ METHODS = ("low_confidence", "threshold")
 @dataclass
 class DecodeConfig:
     """``length``: prompt + answer tokens. ``block``: semi-AR block size (0: the whole answer).
-    ``steps``: low-confidence steps for the whole answer (0: one per token). ``tau``: threshold."""
+    ``steps``: low-confidence steps for the whole answer (0: one per token). ``tau``: threshold.
+    ``temperature`` / ``top_k`` (0: off) / ``top_p`` (1: off): the draw of each position."""
 
     length: int
     method: str = "low_confidence"
@@ -55,14 +61,15 @@ class DecodeConfig:
     tau: float = 0.9
     temperature: float = 0.0
     cache: bool = False
+    top_k: int = 0
+    top_p: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if not (isinstance(self.tau, int | float) and 0.0 <= self.tau <= 1.0):
             raise ValueError(f"tau must be in [0, 1], got {self.tau!r}")
-        if not math.isfinite(self.temperature) or self.temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        check_sampling(self.temperature, self.top_k, self.top_p)
         if self.block < 0 or self.steps < 0:
             raise ValueError("block and steps must be >= 0 (0: the default)")
 
@@ -89,6 +96,23 @@ class DecodeConfig:
                 "steps per block that divides the block"
             )
         return block, block // (steps // n_blocks)
+
+
+def cut_logprobs(z: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
+    """Log-probabilities of softmax(``z``) over the last axis cut to ``top_k`` / ``top_p`` and
+    renormalised (cut tokens: -inf); the rule of mctd-tree's `process_logprobs`: top-k keeps
+    every token >= the k-th largest, top-p the most probable tokens while the mass before each
+    is < top_p."""
+    if top_k and top_k < z.shape[-1]:
+        kth = torch.topk(z, top_k, dim=-1).values[..., -1:]
+        z = z.masked_fill(z < kth, -math.inf)
+    lp = torch.log_softmax(z, -1)
+    if top_p < 1.0:
+        p_sorted, order = torch.sort(lp.exp(), dim=-1, descending=True, stable=True)
+        before = torch.cumsum(p_sorted, -1) - p_sorted
+        keep = torch.zeros_like(lp, dtype=torch.bool).scatter(-1, order, before < top_p)
+        lp = torch.log_softmax(lp.masked_fill(~keep, -math.inf), -1)
+    return lp
 
 
 @dataclass
@@ -172,12 +196,14 @@ class Decoder:
         if temp > 0:
             u = torch.rand(logits.shape, generator=self.gen, device=logits.device)
             gumbel = -torch.log(-torch.log(u.clamp(1e-20, 1.0 - 1e-7)))
-            x0 = (logits / temp + gumbel).argmax(-1)
-            logq = torch.log_softmax(logits / temp, -1).gather(-1, x0[..., None])[..., 0]
+            logq_all = cut_logprobs(logits / temp, self.cfg.top_k, self.cfg.top_p)
+            x0 = (logq_all + gumbel).argmax(-1)
+            logq = logq_all.gather(-1, x0[..., None])[..., 0]
         else:
             x0 = logits.argmax(-1)
             logq = torch.zeros(x0.shape, device=x0.device)
-        conf = logp.gather(-1, x0[..., None])[..., 0].exp()
+        lp_tok = logp.gather(-1, x0[..., None])[..., 0]
+        conf = lp_tok.exp()
         cand = allowed & (x == self.mask_id)
         conf = torch.where(cand, conf, torch.full_like(conf, -1.0))
         order = torch.sort(conf, stable=True, dim=-1, descending=True).indices
@@ -191,7 +217,8 @@ class Decoder:
             commit = cand & (above | (rank == 0))
         new = torch.where(commit, x0, x)
         self.stats.tokens += int(commit.sum())
-        self.last_commit = (commit, logq)  # which positions this step committed, their log q
+        # which positions this step committed, log q (the draw) and log p_theta of their tokens
+        self.last_commit = (commit, logq, lp_tok)
         return new, (logq * commit).sum(-1)
 
     def _allowed(self, x: Tensor) -> Tensor:
