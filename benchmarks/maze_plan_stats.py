@@ -6,13 +6,14 @@ the 5 tasks: the jump from the start to the first state (0 with start inpainting
 across token boundaries and inside tokens (data: at most 0.28 per env step), jumps over the
 value's warp threshold per plan (1.0 dense, 2.0 sparse), the share of plans with a state in a
 wall, the share passing the value check (no warp, no wall state), and the share that pass and
-reach the goal (value > 0: the signal MCTD's search needs). ``--gains`` repeats the sampling
+reach the goal (value > 0: the signal MCTD's search needs), and the share that come within reach
+of the goal whether valid or not (what guidance moves). ``--gains`` repeats the sampling
 guided at ``--scale`` with each guidance gain (the unit of MCTD's guidance levels), which is
 how the gain is calibrated. Rows go to ``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
         runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
-        [--plans 8] [--gains 0 1 2 5 10 --scale 1]
+        [--plans 8] [--gains 0 1 2 5 10 --scale 1] [--raw]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mctd_tree.files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = ("start jump", "boundary jump", "in-token jump", "over-warp jumps/plan", "wall plans",
-         "pass value check", "pass and reach")  # fmt: skip
+         "pass value check", "pass and reach", "reach, valid or not")  # fmt: skip
 
 
 def task_stats(
@@ -60,6 +61,7 @@ def task_stats(
             in_wall(maze, plans).any(1).mean(),
             1 - score.rejected.mean(),
             (score.value > 0).mean(),
+            (score.reach_index >= 0).mean(),
         ]
     )
 
@@ -90,11 +92,12 @@ def main() -> None:
     ap.add_argument("--plans", type=int, default=8, help="plans per task")
     ap.add_argument("--gains", type=float, nargs="*", default=[], help="guidance gains to try")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance scale with --gains")
+    ap.add_argument("--raw", action="store_true", help="raw weights, not the EMA ones")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows, base = [], None
     for folder in args.planners:
-        model, cfg, step = load_planner(folder)
+        model, cfg, step = load_planner(folder, ema=not args.raw)
         for gain in [0.0, *args.gains]:
             den = PlanDenoiser(model, cfg, guidance_gain=gain or 1.0)
             stats = planner_stats(den, args.plans, args.scale if gain else 0.0)

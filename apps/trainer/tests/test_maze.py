@@ -19,7 +19,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 def test_maze_trains_a_loadable_planner_and_resumes(tmp_path: Path) -> None:
     runner = CliRunner()
     run, ref = tmp_path / "run", tmp_path / "ref"
-    common = ["maze", "--maze", "medium", "--sparse", "--seed", "3", *TINY]
+    common = ["maze", "--maze", "medium", "--sparse", "--seed", "3", "--batch-size", "8", *TINY]
     res = runner.invoke(app, [*common, "--steps", "4", "--out", str(run)])
     assert res.exit_code == 0, res.output
     model, cfg, step = load_planner(run)
@@ -28,6 +28,7 @@ def test_maze_trains_a_loadable_planner_and_resumes(tmp_path: Path) -> None:
     saved = load_config(run)
     assert saved["job"] == "maze" and saved["arch"]["maze"] == "medium"
     assert saved["training"]["steps"] == 4 and saved["training"]["seed"] == 3
+    assert saved["training"]["batch_size"] == 8
 
     res = runner.invoke(app, [*common, "--steps", "4", "--out", str(run)])
     assert res.exit_code != 0 and "pass --resume" in res.output

@@ -87,3 +87,22 @@ def test_unet_respects_per_token_levels() -> None:
             diff = (unet(x, t2) - unet(x, t)).abs().sum(-1)[0]
             assert abs(int(diff.argmax()) - j) <= 4
             assert diff[j - 2 : j + 3].mean() > 2 * diff.mean()
+
+
+@pytest.mark.parametrize("channels", [(8, 16), (8, 16, 32)])
+def test_unet_full_resolution_skip(channels: tuple[int, ...]) -> None:
+    """A position's input reaches its own output without the stride-2 path: with the
+    down-sampling convs zeroed the output still depends on the same position's x.
+    (Diffuser's up path never reads the finest skip; a skip-x0 planner built on it predicts the
+    noise of low levels only through a 2x bottleneck, and could not overfit a single plan.)"""
+    torch.manual_seed(0)
+    unet = UNet1D(3, channels=channels, emb_dim=8).eval()
+    with torch.no_grad():
+        for conv in unet.downsample:
+            conv.weight.zero_()
+            conv.bias.zero_()  # type: ignore[union-attr]
+    x = torch.randn(1, 16, 3, requires_grad=True)
+    unet(x, torch.full((1, 16), 10))[0, 7].sum().backward()
+    assert x.grad is not None
+    per_pos = x.grad[0].abs().sum(-1)
+    assert per_pos[7] > 1e-3

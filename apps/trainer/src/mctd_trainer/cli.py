@@ -165,6 +165,9 @@ def maze(
     unet_levels: Annotated[
         int, typer.Option(parser=int_option(1), help="U-Net resolutions (channels d·2^i).")
     ] = 3,
+    batch_size: Annotated[
+        int, typer.Option(parser=int_option(1), help="Training windows per step.")
+    ] = 64,
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
@@ -193,6 +196,7 @@ def maze(
                 inpaint=inpaint,
                 lr=lr,
                 unet_levels=unet_levels,
+                batch_size=batch_size,
             )
         run_dir = out or new_run_dir(f"maze-{maze}")
         with locked(run_dir, "mctd-train maze"):

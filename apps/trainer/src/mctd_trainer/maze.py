@@ -53,6 +53,7 @@ def planner_config(
     inpaint: str = "none",
     lr: float = 2e-3,
     unet_levels: int = 3,
+    batch_size: int = 64,
 ) -> tuple[Any, Any]:
     """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5);
     the transformer gets neighbour inputs, the U-Net (``net="unet"``, channels d_model·2^i)
@@ -90,7 +91,7 @@ def planner_config(
         raise UserError(str(e)) from None
     training = PlannerTraining(
         steps=steps,
-        batch_size=64,
+        batch_size=batch_size,
         lr=lr,
         checkpoint_every=checkpoint_every,
         pyramid_frac=0.5,

@@ -18,7 +18,7 @@ from mctd_diffusion.schedules import cosine_betas, linear_betas, make_betas
 from mctd_diffusion.smc import SMCResult, smc
 from mctd_diffusion.training import diffusion_loss
 
-__version__ = "0.6.0"
+__version__ = "0.6.1"
 
 __all__ = [
     "DDIMScheduler",

@@ -2,7 +2,11 @@
 
 Diffuser's architecture: residual blocks of two Conv1d -> GroupNorm -> Mish layers with the
 timestep embedding added in between, two blocks per resolution, strided-conv downsampling and
-transposed-conv upsampling over time, skip connections, a final conv block and a 1x1 output conv.
+transposed-conv upsampling over time, a skip connection at every resolution, a final conv block
+and a 1x1 output conv. Unlike Diffuser's code, whose up path never reads the full-resolution skip
+(its input reaches the output only through the stride-2 path), the finest skip is used: a
+position's own input must reach its own output for a skip-x0 / v-loss planner, which predicts the
+noise at low levels (without it the U-Net could not overfit one plan, see ``test_denoisers``).
 For Diffusion Forcing every position carries its own noise level: the embedding is (B, E, L), fed
 to each block through Mish + a 1x1 conv and average-pooled to each resolution, so a position's
 level reaches its own features first. Sequences of any length are padded (replicated at the end)
@@ -69,8 +73,10 @@ class UNet1D(nn.Module):
         self.down = _pairs([(ci, co) for ci, co in zip(ins, outs, strict=True)], e, k)
         self.downsample = nn.ModuleList(nn.Conv1d(c, c, 3, 2, 1) for c in channels[:-1])
         self.mid = _pairs([(channels[-1], channels[-1])], e, k)[0]
-        ups = zip(reversed(channels[:-1]), reversed(channels[1:]), strict=True)
-        self.up = _pairs([(2 * co, ci) for ci, co in ups], e, k)
+        outs_up = (channels[0], *channels[:-1])  # resolution i -> channels of resolution i - 1
+        self.up = _pairs(
+            [(2 * channels[i], outs_up[i]) for i in reversed(range(self.levels))], e, k
+        )
         self.upsample = nn.ModuleList(
             nn.ConvTranspose1d(c, c, 4, 2, 1) for c in reversed(channels[:-1])
         )
@@ -99,9 +105,10 @@ class UNet1D(nn.Module):
             if i < len(self.downsample):
                 h, e = self.downsample[i](h), F.avg_pool1d(e, 2)
         h = _run(self.mid, h, e)
-        for pair, up in zip(self.up, self.upsample, strict=True):
-            e = embs.pop()
-            h = up(_run(pair, torch.cat([h, skips.pop()], dim=1), e))
+        for i, pair in enumerate(self.up):
+            h = _run(pair, torch.cat([h, skips.pop()], dim=1), embs.pop())
+            if i < len(self.upsample):
+                h = self.upsample[i](h)
         return rearrange(self.final(h)[..., :length], "b d l -> b l d")
 
 
