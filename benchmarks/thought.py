@@ -11,22 +11,26 @@ train   ``mctd-train thought`` for ``--arch thought`` and ``baseline`` at ``--se
         with a context (>= 1; the thought model reads the stack written from the earlier ones)
         and over all; paired t-test over seeds (thought - baseline); and the context gain: the
         gap on segments >= 1 minus the gap on segment 0 (t-test against 0), which separates
-        what the thought adds from how well each architecture trained.
-decode  The decode model (``RUNS/decode-baseline``, a baseline trained ``--decode-steps``
-        steps, else the seed-0 baseline) generates ``--answer`` tokens (prompt + answer within
-        the training segment length) after 16 prompts (EOS + the first 3 tokens of 16
-        validation stories): low-confidence remasking (steps = answer length, the quality
-        reference), Fast-dLLM threshold decoding at several tau, with and without the block KV
-        cache, semi-AR blocks of ``--block``. Model calls (forwards) per token, positions
-        computed per token, generative perplexity of the answers under the embedded
-        SmolLM2-135M-Instruct (given the prompt's text), distinct-1/2 over the 16 answers.
+        what the thought adds from how well each architecture trained. Per seed, a paired test
+        over the validation windows (16 draws each) of the gap and of the context gain.
+decode  The decode model (``--decode-run``, else ``RUNS/decode-baseline``, a baseline trained
+        ``--decode-steps`` steps, else the seed-0 baseline) generates ``--answer`` tokens after
+        16 prompts (EOS + the first 3 tokens of validation stories) x ``--decode-seeds`` sampling
+        seeds, for every block of ``--blocks``, temperature of ``--temperatures``:
+        low-confidence remasking at 1 (steps = answer length, the reference), 2 and 7 tokens a
+        step, and Fast-dLLM threshold decoding at every tau of ``--taus``. Per row: model calls
+        per token (and per token before EOS), generative perplexity under the embedded
+        SmolLM2-135M-Instruct (given the prompt's text) with a 95 % paired-bootstrap CI of its
+        ratio to the same-block reference and its per-seed spread, distinct-1/2, and the share
+        of the answers' 4-grams found in the training stream. ``--replot JSON`` re-prints it.
 search  DTS, DTS* and best-of-N over unmasking (`UnmaskProblem`, 24 answer tokens, 4 per
         step, T = 1) on the decode model with a keyword reward (fraction of 2 words used), at
         several NFE budgets (positions computed), over prompts x seeds: mean best reward and
         NFE spent.
 
 Results: ``benchmarks/results/thought.json``. Run (niced, one thread):
-``OMP_NUM_THREADS=1 nice -n 10 uv run python benchmarks/thought.py --runs RUNS``.
+``OMP_NUM_THREADS=1 nice -n 15 uv run python benchmarks/thought.py --runs RUNS``; the commands
+behind the README's numbers are in ``packages/mctd-thought/README.md``.
 """
 
 from __future__ import annotations
