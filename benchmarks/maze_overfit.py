@@ -29,9 +29,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TRACE = (50, 30, 20, 10, 1)  # levels at which the x0 error along the trajectory is printed
 
 
-def fit(net: str, steps: int, windows: int) -> tuple[PlannerLoss, torch.nn.Module, float]:
-    """(loss holding the windows, trained model, last loss) of ``net`` on ``windows`` windows."""
-    arch = PlannerArch(
+def bench_arch(net: str) -> PlannerArch:
+    """The medium planner of these checks: ``transformer`` (d 64) or ``unet`` (d 32), anchored,
+    start inpainting."""
+    return PlannerArch(
         maze="medium",
         net=net,
         d_model=64 if net == "transformer" else 32,
@@ -40,6 +41,11 @@ def fit(net: str, steps: int, windows: int) -> tuple[PlannerLoss, torch.nn.Modul
         pos_scale=4.0,
         neighbour=net == "transformer",
     )
+
+
+def fit(net: str, steps: int, windows: int) -> tuple[PlannerLoss, torch.nn.Module, float]:
+    """(loss holding the windows, trained model, last loss) of ``net`` on ``windows`` windows."""
+    arch = bench_arch(net)
     loss = PlannerLoss(arch, PlannerTraining(batch_size=16, loss_weight="v", pyramid_frac=0.5))
     loss.obs = loss.obs[:windows, : arch.horizon + 1].contiguous()  # one start index: s = 0
     torch.manual_seed(0)

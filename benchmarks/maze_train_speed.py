@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import torch
-from mctd_diffusion.maze.planner import PlannerArch, PlannerTraining, build_model
+from maze_overfit import bench_arch
+from mctd_diffusion.maze.planner import PlannerTraining, build_model
 from mctd_diffusion.maze.train import PlannerLoss
 from mctd_tree.files import write_json
 
@@ -26,15 +27,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def steps_per_second(net: str, batch: int, steps: int) -> float:
     """Optimizer steps per wall second of ``net`` at ``batch`` windows per step."""
-    arch = PlannerArch(
-        maze="medium",
-        net=net,
-        d_model=64 if net == "transformer" else 32,
-        anchor=True,
-        inpaint="start",
-        pos_scale=4.0,
-        neighbour=net == "transformer",
-    )
+    arch = bench_arch(net)
     loss = PlannerLoss(arch, PlannerTraining(batch_size=batch, loss_weight="v", pyramid_frac=0.5))
     model = build_model(arch)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
