@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,6 @@ import pytest
 import torch
 from mctd_trainer import checkpoints
 from mctd_trainer.cli import app
-from mctd_trainer.corpus import save_tokenizer, train_bpe
-from mctd_trainer.corpus.generate import write_corpus
 from mctd_trainer.mor import MorTrainConfig, TrapezoidConfig, load_mor_lm, train_mor
 from typer.testing import CliRunner
 
@@ -38,18 +37,8 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(0)
-    names, things = ["Tom", "Lily", "Ben", "Mia"], ["ball", "cat", "tree", "cake", "kite"]
-    texts = [
-        f"{rng.choice(names)} had a {rng.choice(things)}. {rng.choice(names)} liked the "
-        f"{rng.choice(things)} very much. They played all day. {i}"
-        for i in range(400)
-    ]
-    folder = tmp_path_factory.mktemp("corpus")
-    write_corpus(folder, texts, seed=0, generator={"test": True}, shard_size=100)
-    save_tokenizer(train_bpe(texts, vocab_size=320), folder)
-    return folder
+def corpus(make_tiny_corpus: Callable[[int], Path]) -> Path:
+    return make_tiny_corpus(400)
 
 
 def _cfg(corpus: Path, **kw) -> MorTrainConfig:

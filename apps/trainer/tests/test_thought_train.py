@@ -3,6 +3,7 @@ run, the other architecture's run is refused, bad options are one-line errors.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,6 @@ import torch
 from mctd_thought import DecodeConfig, generate
 from mctd_trainer import checkpoints
 from mctd_trainer.cli import app
-from mctd_trainer.corpus import save_tokenizer, train_bpe
-from mctd_trainer.corpus.generate import write_corpus
 from mctd_trainer.thought import ThoughtTrainConfig, load_thought, train_thought
 from typer.testing import CliRunner
 
@@ -22,18 +21,8 @@ TINY += ["--d-thought", "8", "--slots", "2", "--val-samples", "1"]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(0)
-    names, things = ["Tom", "Lily", "Ben", "Mia"], ["ball", "cat", "tree", "cake", "kite"]
-    texts = [
-        f"{rng.choice(names)} had a {rng.choice(things)}. {rng.choice(names)} liked the "
-        f"{rng.choice(things)} very much. They played all day. {i}"
-        for i in range(200)
-    ]
-    folder = tmp_path_factory.mktemp("corpus")
-    write_corpus(folder, texts, seed=0, generator={"test": True}, shard_size=100)
-    save_tokenizer(train_bpe(texts, vocab_size=320), folder)
-    return folder
+def corpus(make_tiny_corpus: Callable[[int], Path]) -> Path:
+    return make_tiny_corpus(200)
 
 
 def _cfg(corpus: Path, **kw: object) -> ThoughtTrainConfig:
