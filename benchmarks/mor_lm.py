@@ -238,6 +238,7 @@ def _train_seed(args: argparse.Namespace, out: Path, seed: int) -> dict[str, Any
             seq_len=128,
             warmup=max(1, args.steps // 10),
             val_frac=args.val_frac,
+            corpus_shards=args.corpus_shards,
             **SIZES,
         )
         run = out / arch
@@ -292,18 +293,20 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             f"FLOPs to vanilla's NLL: {rs}"
         )
     res["summary"] = summary
-    res["depths"] = depth_report(out / f"seed{seeds[0]}" / "mor-ec", args.val_frac)
+    res["depths"] = depth_report(
+        out / f"seed{seeds[0]}" / "mor-ec", args.val_frac, args.corpus_shards
+    )
     return res
 
 
-def depth_report(run: Path, val_frac: float) -> dict[str, Any]:
+def depth_report(run: Path, val_frac: float, shards: int = 0) -> dict[str, Any]:
     """Mean recursion depth per token string on validation text, and a figure."""
     from mctd_trainer.corpus import find_corpus, load_texts
     from mctd_trainer.corpus.tokens import split_texts
     from mctd_trainer.mor import load_mor_lm
 
     lm = load_mor_lm(run)
-    _, val = split_texts(load_texts(find_corpus()), val_frac)
+    _, val = split_texts(load_texts(find_corpus(), shards=shards or None), val_frac)
     sums: dict[str, list[int]] = {}
     shown_tokens: list[str] = []
     shown_depths: list[int] = []
@@ -400,6 +403,12 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--seeds", default="0", help="Training seeds (comma-separated).")
     ap.add_argument("--val-frac", type=float, default=0.1, help="Validation share of stories.")
+    ap.add_argument(
+        "--corpus-shards",
+        type=int,
+        default=0,
+        help="Train on the corpus's first K shards (0: all).",
+    )
     ap.add_argument("--runs", type=Path, default=None, help="Run dirs (default: a temp dir).")
     ap.add_argument("--sims", type=int, default=16)
     ap.add_argument("--search-tokens", type=int, default=24)

@@ -65,7 +65,7 @@ SIZE = dict(
 WORDS = [("cat", "ball"), ("tree", "bird"), ("sun", "happy")]
 
 
-def part_train(runs: Path, seeds: int, steps: int) -> dict[str, Any]:
+def part_train(runs: Path, seeds: int, steps: int, shards: int = 0) -> dict[str, Any]:
     from mctd_trainer.thought import ThoughtTrainConfig, train_thought
     from scipy import stats as sps
 
@@ -76,7 +76,9 @@ def part_train(runs: Path, seeds: int, steps: int) -> dict[str, Any]:
             if (d / "metrics.json").is_file():
                 m = json.loads((d / "metrics.json").read_text())
             else:
-                cfg = ThoughtTrainConfig(arch=arch, seed=seed, steps=steps, **SIZE)  # type: ignore[arg-type]
+                cfg = ThoughtTrainConfig(
+                    arch=arch, seed=seed, steps=steps, corpus_shards=shards, **SIZE
+                )  # type: ignore[arg-type]
                 m = train_thought(cfg, d, resume=(d / "checkpoints").is_dir())
             out["runs"][f"{arch}-s{seed}"] = m
     for key in ("val_bound_ctx", "val_bound"):
@@ -210,11 +212,11 @@ def part_curve(runs: Path) -> dict[str, Any]:
     return out
 
 
-def _prompts(tok: Any, n: int, k: int) -> tuple[list[list[int]], list[str]]:
+def _prompts(tok: Any, n: int, k: int, shards: int = 0) -> tuple[list[list[int]], list[str]]:
     from mctd_trainer.corpus import load_texts
     from mctd_trainer.corpus.tokens import split_texts
 
-    _, val = split_texts(load_texts(), 0.1)
+    _, val = split_texts(load_texts(shards=shards or None), 0.1)
     while len(val) < n:
         val = val + val
     ids = [[tok.eos_token_id, *tok.encode(t)[:k]] for t in val[:n]]
@@ -252,7 +254,9 @@ def _ppl(nll: np.ndarray, count: np.ndarray) -> float:
     return float(np.exp(nll.sum() / max(count.sum(), 1)))
 
 
-def decode_model(runs: Path, steps: int, run: Path | None = None) -> tuple[Any, Any, str]:
+def decode_model(
+    runs: Path, steps: int, run: Path | None = None, shards: int = 0
+) -> tuple[Any, Any, str]:
     """(model, tokenizer, run name) of the decode model: ``run`` if given, else
     ``RUNS/decode-baseline`` (trained here ``steps`` steps if missing), else the seed-0 baseline."""
     from mctd_trainer.thought import ThoughtTrainConfig, load_thought, train_thought
@@ -262,18 +266,19 @@ def decode_model(runs: Path, steps: int, run: Path | None = None) -> tuple[Any, 
         return model, tok, str(run)
     d = runs / "decode-baseline"
     if steps and not (d / "metrics.json").is_file():
-        cfg = ThoughtTrainConfig(arch="baseline", seed=0, steps=steps, **SIZE)  # type: ignore[arg-type]
+        cfg = ThoughtTrainConfig(arch="baseline", seed=0, steps=steps, corpus_shards=shards, **SIZE)  # type: ignore[arg-type]
         train_thought(cfg, d, resume=(d / "checkpoints").is_dir())
     d = d if (d / "metrics.json").is_file() else runs / "baseline-s0"
     model, tok = load_thought(d)
     return model, tok, d.name
 
 
-def train_ngrams(n: int) -> set[tuple[int, ...]]:
-    """Every n-gram of the training token stream (the default corpus and split)."""
+def train_ngrams(n: int, shards: int = 0) -> set[tuple[int, ...]]:
+    """Every n-gram of the training token stream (the default split of the corpus's first
+    ``shards`` shards, 0: all)."""
     from mctd_trainer.thought import ThoughtTrainConfig, load_data
 
-    train = [int(t) for t in load_data(ThoughtTrainConfig())[1]]
+    train = [int(t) for t in load_data(ThoughtTrainConfig(corpus_shards=shards))[1]]
     return {tuple(train[i : i + n]) for i in range(len(train) - n + 1)}
 
 
@@ -312,6 +317,7 @@ def part_decode(
     seeds: int,
     steps: int,
     run: Path | None = None,
+    shards: int = 0,
 ) -> dict[str, Any]:
     """Calls/token vs generative perplexity (paired bootstrap CI of the ratio to low-confidence
     remasking at steps = length, same model, prompts and seeds) over blocks x tau x temperature."""
@@ -319,9 +325,9 @@ def part_decode(
     from mctd_llm_torch import TorchLM
     from mctd_thought import generate
 
-    model, tok, name = decode_model(runs, steps, run)
-    prompts, ptexts = _prompts(tok, 16, 3)
-    seen = train_ngrams(4)
+    model, tok, name = decode_model(runs, steps, run, shards)
+    prompts, ptexts = _prompts(tok, 16, 3, shards)
+    seen = train_ngrams(4, shards)
     length = len(prompts[0]) + answer
     judge = TorchLM("default", progress=False)
     configs = decode_configs(length, answer, blocks, taus)
@@ -415,12 +421,17 @@ def replot(path: Path) -> None:
 
 
 def part_search(
-    runs: Path, budgets: list[int], seeds: int, steps: int, run: Path | None = None
+    runs: Path,
+    budgets: list[int],
+    seeds: int,
+    steps: int,
+    run: Path | None = None,
+    shards: int = 0,
 ) -> dict[str, Any]:
     from mctd_thought import KeywordReward, UnmaskProblem
     from mctd_tree import Budget, best_of_n, dts, dts_star
 
-    model, tok, run_name = decode_model(runs, steps, run)
+    model, tok, run_name = decode_model(runs, steps, run, shards)
     methods = {
         "best_of_n": lambda p, b, s: best_of_n(p, b, batch_size=4, rng=s),
         "dts": lambda p, b, s: dts(p, b, lam=10.0, rng=s),
@@ -492,6 +503,12 @@ def main() -> None:
     ap.add_argument("--decode-steps", type=int, default=1500)
     ap.add_argument("--budgets", default="1200,2400,4800")
     ap.add_argument("--search-seeds", type=int, default=2)
+    ap.add_argument(
+        "--corpus-shards",
+        type=int,
+        default=0,
+        help="train and prompt on the first K shards (0: all)",
+    )
     ap.add_argument("--replot", type=Path, default=None, help="re-print a saved JSON's decode")
     args = ap.parse_args()
     if args.replot is not None:
@@ -504,7 +521,7 @@ def main() -> None:
     if "curve" in parts:
         out["curve"] = part_curve(args.runs)
     if "train" in parts:
-        out["train"] = part_train(args.runs, args.seeds, args.steps)
+        out["train"] = part_train(args.runs, args.seeds, args.steps, args.corpus_shards)
     if "decode" in parts:
         out["decode"] = part_decode(
             args.runs,
@@ -515,11 +532,17 @@ def main() -> None:
             args.decode_seeds,
             args.decode_steps,
             args.decode_run,
+            args.corpus_shards,
         )
     if "search" in parts:
         budgets = [int(b) for b in args.budgets.split(",")]
         out["search"] = part_search(
-            args.runs, budgets, args.search_seeds, args.decode_steps, args.decode_run
+            args.runs,
+            budgets,
+            args.search_seeds,
+            args.decode_steps,
+            args.decode_run,
+            args.corpus_shards,
         )
     out["minutes"] = (time.time() - t0) / 60
     RESULTS.mkdir(exist_ok=True)

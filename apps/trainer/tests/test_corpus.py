@@ -49,6 +49,9 @@ def test_generation_resumes_to_the_same_shards(tmp_path: Path) -> None:
     assert len(rows) == m1["count"] > 0
     keys = [story_key(r["text"]) for r in rows]
     assert len(keys) == len(set(keys))  # deduplicated
+    assert load_stories(whole, shards=1) == read_jsonl_xz(whole / m1["shards"][0]["file"])
+    with pytest.raises(CorpusError, match="has 2 shards"):
+        load_stories(whole, shards=3)
     with pytest.raises(ValueError, match="same settings"):
         generate_corpus(whole, GenConfig(seed=4, batch_size=4, shard_size=8), shards=3, lm=_lm())
 
@@ -97,3 +100,15 @@ def test_shipped_corpus_verifies() -> None:
     assert m["count"] >= 100 and m["tokens"] > 30000 and (PACKAGED / "tokenizer.json").is_file()
     assert json.loads((PACKAGED / "manifest.json").read_text())["seed"] == m["seed"]
     assert read_jsonl_xz(PACKAGED / m["shards"][0]["file"])[0]["text"]
+
+
+def test_a_run_names_the_shards_it_read(make_tiny_corpus) -> None:
+    from mctd_trainer.corpus_lm import CorpusLMConfig, load_data
+
+    folder = make_tiny_corpus(300)  # 3 shards of 100 stories
+    every = CorpusLMConfig(corpus=str(folder), val_frac=0.2)
+    first = CorpusLMConfig(corpus=str(folder), val_frac=0.2, corpus_shards=1)
+    n_all = sum(len(s) for s in load_data(every)[1:3])
+    n_first = sum(len(s) for s in load_data(first)[1:3])
+    assert every.corpus_shards == 3 and first.corpus_shards == 1
+    assert 0 < 2.5 * n_first < n_all

@@ -44,7 +44,7 @@ class TrapezoidConfig(LoopConfig):
 @dataclass
 class CorpusLMConfig:
     """Settings every corpus LM run has (a command's config adds its model's; saved as the run's
-    ``config.json``)."""
+    ``config.json``). ``corpus_shards``: train on the corpus's first K shards (0: all)."""
 
     arch: str = ""
     d_model: int = 128
@@ -61,6 +61,7 @@ class CorpusLMConfig:
     val_frac: float = 0.02
     val_windows: int = 64
     corpus: str | None = None
+    corpus_shards: int = 0
     dataset: str | None = None
 
     @classmethod
@@ -80,12 +81,18 @@ class CorpusLMConfig:
 
 
 def load_data(cfg: CorpusLMConfig) -> tuple[Any, np.ndarray, np.ndarray, Path]:
-    """(tokenizer, train stream, validation stream, tokenizer.json path)."""
-    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer
+    """(tokenizer, train stream, validation stream, tokenizer.json path). Sets
+    ``cfg.corpus_shards`` from 0 (all) to the shards read, so the run's saved config names its
+    data and a resumed run reads the same stories after the corpus has grown."""
+    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer, verify
     from mctd_trainer.corpus.tokens import split_texts, token_stream
 
     folder = find_corpus(Path(cfg.corpus) if cfg.corpus else None)
-    texts = load_hf_texts(cfg.dataset) if cfg.dataset else load_texts(folder)
+    if cfg.dataset:
+        texts = load_hf_texts(cfg.dataset)
+    else:
+        cfg.corpus_shards = cfg.corpus_shards or len(verify(folder)["shards"])
+        texts = load_texts(folder, shards=cfg.corpus_shards)
     tok = load_tokenizer(folder)
     train, val = split_texts(texts, cfg.val_frac)
     return tok, token_stream(train, tok), token_stream(val, tok), folder / "tokenizer.json"

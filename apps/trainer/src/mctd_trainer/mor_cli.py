@@ -28,6 +28,9 @@ def mor(
     corpus: Annotated[
         Path | None, typer.Option(help="Corpus folder (default: cache, else the shipped one).")
     ] = None,
+    corpus_shards: Annotated[
+        int, typer.Option(min=0, help="Use the corpus's first K shards (0: all).")
+    ] = 0,
     dataset: Annotated[
         str | None, typer.Option(help="HF dataset instead, e.g. roneneldan/TinyStories.")
     ] = None,
@@ -60,6 +63,7 @@ def mor(
             seed=seed,
             ckpt_every=ckpt_every,
             corpus=str(corpus) if corpus else None,
+            corpus_shards=corpus_shards,
             dataset=dataset,
         )
 

@@ -32,6 +32,9 @@ def thought(
     corpus: Annotated[
         Path | None, typer.Option(help="Corpus folder (default: cache, else the shipped one).")
     ] = None,
+    corpus_shards: Annotated[
+        int, typer.Option(min=0, help="Use the corpus's first K shards (0: all).")
+    ] = 0,
     dataset: Annotated[
         str | None, typer.Option(help="HF dataset instead, e.g. roneneldan/TinyStories.")
     ] = None,
@@ -68,6 +71,7 @@ def thought(
             ckpt_every=ckpt_every,
             val_samples=val_samples,
             corpus=str(corpus) if corpus else None,
+            corpus_shards=corpus_shards,
             dataset=dataset,
         )
         model_config(cfg, 2048)  # checks sizes (heads, eviction) before the run dir exists

@@ -58,19 +58,31 @@ def verify(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_stories(path: Path | None = None, *, seed: int = 0) -> list[dict[str, Any]]:
-    """Every story row (``id``, ``text``, words, features, ``tokens``) of a verified corpus."""
+def load_stories(
+    path: Path | None = None, *, seed: int = 0, shards: int | None = None
+) -> list[dict[str, Any]]:
+    """Every story row (``id``, ``text``, words, features, ``tokens``) of a verified corpus, or of
+    its first ``shards`` shards (a prefix of the corpus: generation is seeded and resumable, so
+    the first K shards of a longer run are the corpus a K-shard run made)."""
     folder = find_corpus(path, seed)
     manifest = verify(folder)
+    held = manifest["shards"]
+    if shards is not None:
+        if not 1 <= shards <= len(held):
+            raise CorpusError(
+                f"corpus {folder} has {len(held)} shards; asked for the first {shards} (use 1 to "
+                f"{len(held)}, or make more with `{OFFLINE_COMMAND} --shards {shards}`)"
+            )
+        held = held[:shards]
     rows: list[dict[str, Any]] = []
-    for s in manifest["shards"]:
+    for s in held:
         rows.extend(read_jsonl_xz(folder / s["file"]))
     return rows
 
 
-def load_texts(path: Path | None = None, *, seed: int = 0) -> list[str]:
-    """The story texts of a verified corpus, in id order."""
-    return [r["text"] for r in load_stories(path, seed=seed)]
+def load_texts(path: Path | None = None, *, seed: int = 0, shards: int | None = None) -> list[str]:
+    """The story texts of a verified corpus (or of its first ``shards`` shards), in id order."""
+    return [r["text"] for r in load_stories(path, seed=seed, shards=shards)]
 
 
 def load_hf_texts(name: str = "roneneldan/TinyStories", split: str = "train") -> list[str]:
