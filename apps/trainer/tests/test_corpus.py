@@ -112,3 +112,17 @@ def test_a_run_names_the_shards_it_read(make_tiny_corpus) -> None:
     n_first = sum(len(s) for s in load_data(first)[1:3])
     assert every.corpus_shards == 3 and first.corpus_shards == 1
     assert 0 < 2.5 * n_first < n_all
+
+
+def test_a_smaller_cached_corpus_never_hides_the_shipped_one(tmp_path: Path, monkeypatch) -> None:
+    from mctd_trainer.corpus import PACKAGED, cache_dir, find_corpus
+    from mctd_trainer.corpus.generate import write_corpus
+
+    monkeypatch.setenv("MCTD_CACHE", str(tmp_path))
+    assert find_corpus() == PACKAGED  # no cache folder
+    shipped = verify(PACKAGED)["count"]
+    texts = [f"Story number {i}." for i in range(shipped + 1)]
+    write_corpus(cache_dir(), texts[: shipped - 1], seed=0, generator={"test": True})
+    assert find_corpus() == PACKAGED
+    write_corpus(cache_dir(), texts, seed=0, generator={"test": True})
+    assert find_corpus() == cache_dir() and find_corpus(tmp_path) == tmp_path

@@ -1,4 +1,4 @@
-"""Finding, verifying and reading the story corpus (cache folder first, then the shipped copy)."""
+"""Finding, verifying and reading the story corpus (the cache folder or the shipped copy)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,15 @@ def cache_dir(seed: int = 0) -> Path:
 
 
 def find_corpus(path: Path | None = None, seed: int = 0) -> Path:
-    """``path`` if given; else the cache folder if it holds a manifest; else the shipped corpus."""
+    """``path`` if given; else the cache folder (where `mctd-train corpus` writes) if it holds at
+    least as many stories as the shipped corpus, so a stale smaller copy never hides it; else the
+    shipped corpus."""
     if path is not None:
         return Path(path)
-    cached = cache_dir(seed)
-    return cached if (cached / MANIFEST).is_file() else PACKAGED
+    cached, shipped = load_manifest(cache_dir(seed)), load_manifest(PACKAGED)
+    if cached is not None and (shipped is None or cached["count"] >= shipped["count"]):
+        return cache_dir(seed)
+    return PACKAGED
 
 
 def verify(folder: Path) -> dict[str, Any]:
