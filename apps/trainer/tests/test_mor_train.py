@@ -77,6 +77,20 @@ def test_each_arch_trains_and_exports(corpus: Path, tmp_path: Path, arch: str) -
     assert len(g.tokens) >= 1
 
 
+def test_training_flops_are_counted_on_every_step(corpus: Path, tmp_path: Path) -> None:
+    from mctd_mor import FlopCounter, MoRForCausalLM
+    from mctd_trainer.mor import model_config
+
+    cfg = _cfg(corpus, arch="mor-ec", n_recursion=2, steps=10)
+    m = train_mor(cfg, tmp_path)
+    f = FlopCounter()  # expert-choice training: fixed capacities, so every step costs the same
+    model = MoRForCausalLM(model_config(cfg, 320))
+    model.lm_loss(torch.zeros(cfg.batch_size, cfg.seq_len + 1, dtype=torch.long), flops=f)
+    assert m["train_flops"] == 10 * 3 * f.total
+    ck = checkpoints.load_latest(tmp_path / "checkpoints")
+    assert ck is not None and ck.meta["train_flops"] == m["train_flops"]
+
+
 def test_resume_of_another_arch_is_refused(corpus: Path, tmp_path: Path) -> None:
     train_mor(_cfg(corpus, arch="mor-ec", steps=10), tmp_path)
     res = CliRunner().invoke(
@@ -94,6 +108,22 @@ def test_resume_of_another_arch_is_refused(corpus: Path, tmp_path: Path) -> None
         ],
     )
     assert res.exit_code == 2 and "another architecture" in res.output
+    thought = ["thought", "--arch", "thought", "--resume", "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*thought, "--corpus", str(corpus)])
+    assert (
+        res.exit_code == 2 and "arch=mor-ec" in res.output and "another architecture" in res.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"), [("--nr", "0", "N_r"), ("--arch", "moe", "arch")]
+)
+def test_bad_model_options_are_user_errors(
+    tmp_path: Path, flag: str, value: str, says: str
+) -> None:
+    res = CliRunner().invoke(app, ["mor", flag, value, "--out", str(tmp_path / "run"), *TINY])
+    assert res.exit_code == 2 and says in res.output and "bug" not in res.output
+    assert not (tmp_path / "run").exists()
 
 
 def _cli(*args: str) -> list[str]:
@@ -143,6 +173,7 @@ def test_sigkill_then_resume_equals_uninterrupted(corpus: Path, tmp_path: Path) 
     a = checkpoints.load_latest(killed / "checkpoints")
     b = checkpoints.load_latest(ref / "checkpoints")
     assert a is not None and b is not None and a.step == b.step == steps
+    assert a.meta["train_flops"] == b.meta["train_flops"] > 0
     for k in b.tensors:
         if k.startswith("model."):
             torch.testing.assert_close(a.tensors[k], b.tensors[k], msg=k)

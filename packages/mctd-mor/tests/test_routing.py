@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mctd_mor import MoRConfig, capacity_k
+from mctd_mor import Compute, MoRConfig, capacity_k
 from mctd_mor.routers import balance_loss, bce_loss, z_loss
 from mctd_mor.testing import tiny_model
 
@@ -98,3 +98,17 @@ def test_other_bad_configs() -> None:
         MoRConfig(arch="vanilla", n_recursion=2)
     with pytest.raises(ValueError, match="shared block"):
         MoRConfig(arch="recursive", n_layers=2, sharing="middle_cycle")
+
+
+def test_bad_compute_knobs_are_refused() -> None:
+    for bad, match in (
+        (dict(max_depth=0), "max_depth"),
+        (dict(threshold=1.5), "threshold"),
+        (dict(capacities=(1.0, 0.0)), "capacity"),
+        (dict(capacities=(0.5, 1.0)), "increase"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            Compute(**bad)  # type: ignore[arg-type]
+    model = tiny_model("mor-ec", n_recursion=2)
+    with pytest.raises(ValueError, match="need 2 capacities"):
+        model(torch.zeros(1, 3, dtype=torch.long), compute=Compute(capacities=(1.0, 0.5, 0.2)))

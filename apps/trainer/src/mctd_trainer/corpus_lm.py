@@ -104,15 +104,16 @@ C = TypeVar("C", bound="CorpusLMConfig")
 def check_resume(run_dir: Path, cfg: C, same: Sequence[str] = ()) -> C:
     """The saved config of ``run_dir`` with ``cfg``'s step count; refuse a run whose ``arch`` or
     any field in ``same`` differs (its checkpoints are of another architecture)."""
-    saved = type(cfg).from_dict(load_config(run_dir))
+    raw = load_config(run_dir)
     keys = ("arch", *same)
-    if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
-        held = ", ".join(f"{k}={getattr(saved, k)}" for k in keys)
+    if any(raw.get(k) != getattr(cfg, k) for k in keys):
+        held = ", ".join(f"{k}={raw.get(k)}" for k in keys)
         asked = ", ".join(f"{k}={getattr(cfg, k)}" for k in keys)
         raise UserError(
             f"{run_dir} holds a run with {held}, not {asked}: its checkpoints are of another "
             "architecture"
         )
+    saved = type(cfg).from_dict(raw)
     saved.steps = cfg.steps
     return saved
 

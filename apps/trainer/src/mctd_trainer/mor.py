@@ -5,7 +5,8 @@ story (validation ``val_frac``), tokenised with the corpus BPE into one stream p
 of step s is random windows drawn from ``default_rng([seed, s])``, so a resumed run equals an
 uninterrupted one. Schedule: trapezoid (linear warm-up, constant, linear cool-down to 0). Each
 checkpoint logs validation NLL (causal routing: the expert-choice threshold rule) and the training
-FLOPs so far to TensorBoard; the end exports ``model/`` (`mctd_mor.save_model` + the tokenizer).
+FLOPs so far (3 x the forward FLOPs counted on every step's batch) to TensorBoard; the end
+exports ``model/`` (`mctd_mor.save_model` + the tokenizer).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mctd_trainer import checkpoints
 from mctd_trainer.corpus_lm import CorpusLMConfig, TrapezoidConfig, export, fit, load_data
 from mctd_trainer.corpus_lm import check_resume as check_saved
 from mctd_trainer.rundir import save_config
@@ -71,20 +73,17 @@ def validation_nll(model: nn.Module, val: np.ndarray, batch: int = 16) -> float:
     return total / count
 
 
-def step_flops(model: Any, stream: np.ndarray, cfg: MorTrainConfig) -> int:
-    """Training FLOPs of one step: 3 x the counted forward FLOPs of the first batch."""
-    from mctd_mor import FlopCounter
-
-    from mctd_trainer.corpus.tokens import windows
-
-    f = FlopCounter()
-    ids = torch.as_tensor(
-        windows(stream, np.random.default_rng([cfg.seed, 0]), cfg.batch_size, cfg.seq_len + 1),
-        dtype=torch.long,
-    )
-    with torch.no_grad():
-        model.lm_loss(ids, flops=f)
-    return 3 * f.total
+def counted_flops(run_dir: Path) -> int:
+    """Training FLOPs counted up to the checkpoint a resume starts from (0: a fresh run)."""
+    ck = checkpoints.load_latest(run_dir / "checkpoints")
+    if ck is None:
+        return 0
+    if "train_flops" not in ck.meta:
+        raise checkpoints.CheckpointError(
+            f"{ck.path} records no training FLOPs (written by mctd-trainer < 0.7): continue it "
+            "with the version that wrote it, or start a fresh run"
+        )
+    return int(ck.meta["train_flops"])
 
 
 def check_resume(run_dir: Path, cfg: MorTrainConfig) -> MorTrainConfig:
@@ -96,7 +95,7 @@ def train_mor(
     cfg: MorTrainConfig, run_dir: Path, *, resume: bool = False, threads: int = 1
 ) -> dict[str, Any]:
     """Train (or resume) one run; returns the final metrics (also written to ``metrics.json``)."""
-    from mctd_mor import MoRForCausalLM, save_model
+    from mctd_mor import FlopCounter, MoRForCausalLM, save_model
 
     from mctd_trainer.corpus.tokens import fixed_windows, windows
 
@@ -106,18 +105,24 @@ def train_mor(
     mcfg = model_config(cfg, len(tok))
     model = MoRForCausalLM(mcfg)
     save_config(run_dir, asdict(cfg))
-    per_step = step_flops(model, train, cfg)
+    # training FLOPs: 3 x the forward FLOPs counted on each step's batch (token-choice depths
+    # change as the router trains); the running sum rides in every checkpoint's metadata
+    meta: dict[str, Any] = {
+        "arch": cfg.arch,
+        "train_flops": counted_flops(run_dir) if resume else 0,
+    }
 
     def loss_fn(m: nn.Module, step: int, device: torch.device) -> torch.Tensor:
         rng = np.random.default_rng([cfg.seed, step])
         ids = torch.as_tensor(windows(train, rng, cfg.batch_size, cfg.seq_len + 1), device=device)
-        _, total, _ = m.lm_loss(ids.long())  # type: ignore[operator]
+        f = FlopCounter()
+        _, total, _ = m.lm_loss(ids.long(), flops=f)  # type: ignore[operator]
+        meta["train_flops"] += 3 * f.total
         return total
 
     def evaluate(m: nn.Module, step: int) -> dict[str, float]:
-        return {"eval/val_nll": validation_nll(m, val_ids), "eval/train_flops": step * per_step}
+        return {"eval/val_nll": validation_nll(m, val_ids), "eval/train_flops": meta["train_flops"]}
 
-    meta = {"arch": cfg.arch}
     res = fit(model, cfg, run_dir, loss_fn, evaluate, resume=resume, threads=threads, meta=meta)
     metrics = {
         "arch": cfg.arch,
@@ -126,8 +131,8 @@ def train_mor(
         "steps": res.end_step,
         "start_step": res.start_step,
         "val_nll": validation_nll(model, val_ids),
-        "train_flops": res.end_step * per_step,
-        "flops_per_step": per_step,
+        "train_flops": meta["train_flops"],
+        "flops_per_step": meta["train_flops"] / max(res.end_step, 1),
         "train_tokens": len(train),
         "val_tokens": len(val),
     }

@@ -42,10 +42,10 @@ def mor(
 ) -> None:
     """Train a causal LM with (or without) Mixture-of-Recursions on the story corpus."""
     from mctd_trainer.corpus_lm import run_command
-    from mctd_trainer.mor import MorTrainConfig, check_resume, train_mor
+    from mctd_trainer.mor import MorTrainConfig, check_resume, model_config, train_mor
 
     def config() -> MorTrainConfig:
-        return MorTrainConfig(
+        cfg = MorTrainConfig(
             arch=arch,
             n_recursion=nr,
             sharing=sharing,
@@ -66,6 +66,8 @@ def mor(
             corpus_shards=corpus_shards,
             dataset=dataset,
         )
+        model_config(cfg, 2048)  # checks arch, N_r, sharing and sizes before the run dir exists
+        return cfg
 
     m, run_dir = run_command(
         "mor", config, out, resume=resume, threads=threads, check=check_resume, train=train_mor

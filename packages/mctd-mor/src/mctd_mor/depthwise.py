@@ -76,13 +76,9 @@ class _Engine:
         self.model, self.ids, self.start, self.cache = model, ids, start, cache
         self.depths, self.flops = depths, flops
         self.b, self.nr = ids.shape[0], cfg.n_recursion
-        caps = compute.capacities or cfg.capacities
-        if len(caps) != self.nr:
-            raise ValueError(f"need {self.nr} capacities, got {caps}")
+        caps, self.tau, self.max_depth = compute.resolve(cfg)
         dev = self.dev = ids.device
         self.full_cap = torch.tensor([c >= 1.0 for c in caps], device=dev)
-        self.tau = cfg.threshold if compute.threshold is None else compute.threshold
-        self.max_depth = self.nr if compute.max_depth is None else compute.max_depth
         like = model.embed.weight
         n = ids.shape[1] - start
         self.logits = like.new_zeros(self.b, n, cfg.vocab_size)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mctd_mor.config import MoRConfig
+from mctd_mor.config import MoRConfig, check_capacities
 from mctd_mor.flops import FlopCounter
 from mctd_mor.gather import gather_index, gather_rows, scatter_rows
 from mctd_mor.kv import KV, MoRCache
@@ -47,8 +47,25 @@ class Compute:
     threshold: float | None = None
     capacities: tuple[float, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_depth is not None and self.max_depth < 1:
+            raise ValueError(f"max_depth must be >= 1 (or None: N_r), got {self.max_depth}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.capacities is not None:
+            self.capacities = tuple(self.capacities)
+            check_capacities(self.capacities, len(self.capacities))
+
     def key(self) -> tuple[object, ...]:
         return (self.max_depth, self.threshold, self.capacities)
+
+    def resolve(self, cfg: MoRConfig) -> tuple[tuple[float, ...], float, int]:
+        """(capacities, threshold, max depth) for a model of ``cfg``: the overrides, else the
+        config's; capacities of another length than N_r are a ``ValueError``."""
+        caps = self.capacities or cfg.capacities
+        check_capacities(caps, cfg.n_recursion)
+        tau = cfg.threshold if self.threshold is None else self.threshold
+        return caps, tau, cfg.n_recursion if self.max_depth is None else self.max_depth
 
 
 @dataclass
@@ -187,11 +204,7 @@ class MoRForCausalLM(nn.Module):
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         cfg = self.cfg
         pos, valid = grp.pos, grp.valid
-        caps = compute.capacities or cfg.capacities
-        if len(caps) != cfg.n_recursion:
-            raise ValueError(f"need {cfg.n_recursion} capacities, got {caps}")
-        tau = cfg.threshold if compute.threshold is None else compute.threshold
-        max_depth = cfg.n_recursion if compute.max_depth is None else compute.max_depth
+        caps, tau, max_depth = compute.resolve(cfg)
         active = valid.clone()
         depth = torch.zeros_like(pos)
         losses: dict[str, Tensor] = {}
