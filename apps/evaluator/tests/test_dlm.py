@@ -4,16 +4,24 @@ honest NFE (every forward counted) at the same budgets as the AR LM."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
+import mctd_eval.runner as runner_mod
 import numpy as np
 import pytest
+from mctd_eval.config import Cell, RunConfig
 from mctd_eval.dlm import ThoughtLM, load_thought_lm
+from mctd_eval.methods import Method
+from mctd_eval.runner import CellRunner
+from mctd_eval.tasks.fluency import token_logprobs
 from mctd_thought import ThoughtConfig, UnmaskProblem, save_model
 from mctd_thought.model import MaskedDiffusionLM
+from mctd_thought.testing import CharTokenizer, tiny_model
 from mctd_trainer.corpus import PACKAGED
+from mctd_tree import SearchResult
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +75,34 @@ def test_bad_model_is_a_clear_error(tmp_path: Path, cli: Any) -> None:
         "--out", tmp_path / "r2",
     )  # fmt: skip
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def _fixed_method(state: tuple[int, ...]) -> Method:
+    """A method that returns ``state`` as its one sample and best answer (no model work)."""
+
+    def run(problem: Any, budget: Any, params: Any, rng: Any) -> SearchResult[Any]:
+        return SearchResult(state, 0.5, [(state, 0.5)])
+
+    return Method("fixed", False, "returns a fixed state", run)
+
+
+def _char_runner(**task: Any) -> tuple[CellRunner, ThoughtLM]:
+    lm = ThoughtLM(tiny_model("thought", seed=0), CharTokenizer(), per_step=4, window=64)
+    cfg = RunConfig(
+        ["keywords"], ["best_of_n"], [64], prompts=1, task_params={"keywords": task}
+    ).resolved()
+    return CellRunner(lm, cfg), lm
+
+
+def test_a_dlm_answer_is_scored_up_to_its_first_eos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state (5, 6, EOS, 5, 5, ...) is the answer 'ef' + EOS: length 2, perplexity of those
+    three tokens, diversity of (5, 6), as the AR path scores a decode that stopped at the EOS."""
+    runner, lm = _char_runner(max_tokens=8, fluency_weight=0.0)
+    state = (5, 6, 0, 5, 5, 5, 5, 5)
+    monkeypatch.setattr(runner_mod, "get_method", lambda name: _fixed_method(state))
+    row = runner.run(Cell("keywords", 0, "best_of_n", None, 0))
+    assert row["answer"] == "ef" and row["answer_tokens"] == [5, 6, 0] and row["length"] == 2
+    prompt = runner.tasks["keywords"].prompt_ids(lm, runner.instance("keywords", 0).public)
+    lps = token_logprobs(lm, prompt, [[5, 6, 0]])[0]
+    assert row["ppl"] == pytest.approx(math.exp(-lps.mean()))
+    assert row["distinct_1"] == 1.0 and row["distinct_2"] == 1.0  # (5, 6); uncut: 2 of 7

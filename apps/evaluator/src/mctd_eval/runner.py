@@ -12,8 +12,10 @@ Measurement rules (see PAPERS.md §2, "honest metrics"):
 - ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
 - The answer is the method's best-reward completion; ``ppl`` is the perplexity of the answer's
   tokens only (EOS included, prompt excluded) from the model's log-probs; ``length`` counts its
-  tokens (EOS excluded). Diversity is across all samples the method returned for this prompt
-  (for DTS: descents of its tree, its samples of the tilted target).
+  tokens (EOS excluded). A masked-diffusion LM's answer and samples are first cut where an AR
+  decode would have stopped (`completion_tokens`: through the first EOS or stop string).
+  Diversity is across all samples the method returned for this prompt (for DTS: descents of its
+  tree, its samples of the tilted target).
 - The search reward never receives the ground truth, except for tasks whose reward is an exact
   verifier (``reward_sees_truth``; recorded in the row).
 """
@@ -104,10 +106,12 @@ class CellRunner:
         f2 = flops_total(lm)
 
         eos = lm.eos_token_ids
-        answer = tuple(result.best_state)
+        answer = completion_tokens(problem, result.best_state)
         text = problem.completion_text(answer)
         lps = token_logprobs(lm, prompt, [answer])[0]
-        samples = [[t for t in s if t not in eos] for s, _ in result.samples]
+        samples = [
+            [t for t in completion_tokens(problem, s) if t not in eos] for s, _ in result.samples
+        ]
         stats = result.stats
         tree = result.tree is not None
         row: dict[str, Any] = {
@@ -185,6 +189,14 @@ class CellWorker:
 
     def run(self, cell: dict[str, Any]) -> dict[str, Any]:
         return self.runner.run(Cell(**cell))
+
+
+def completion_tokens(problem: Any, state: Any) -> tuple[int, ...]:
+    """A finished state's answer tokens as an AR decode ends them: through the first EOS or the
+    token completing a stop string. A token problem's states end there already; an unmasking
+    problem's (``completion_tokens``) hold the whole answer window, tokens past the EOS too."""
+    cut = getattr(problem, "completion_tokens", None)
+    return tuple(int(t) for t in (cut(state) if cut is not None else state))
 
 
 def base_row(cell: Cell, label: str, nfe: int, calls: int, wall_s: float) -> dict[str, Any]:
