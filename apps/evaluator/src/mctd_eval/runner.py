@@ -4,9 +4,12 @@ Measurement rules (see PAPERS.md §2, "honest metrics"):
 - The model's prefix cache is cleared first, then the prompt is prefilled once: ``prompt_nfe``
   (the same for every method on a prompt) is recorded apart from the search's ``nfe``.
 - ``nfe`` / ``calls`` are the model's own counters (positions processed, forward calls) around
-  the whole method call: proposals, sampling, rollouts and reward-side model work included, and
-  left-padding (``padded_nfe``) and distributions read from cached positions (``read_nfe``).
-  ``flops``: the matmul FLOPs of the same work for backends that count them (``mor``), else None.
+  the whole method call: proposals, sampling and rollouts, left-padding (``padded_nfe``) and
+  distributions read from cached positions (``read_nfe``) included; the budget is spent on them.
+  The reward's own model work (keywords' fluency) is metered apart (`MeteredReward`):
+  ``reward_nfe`` / ``reward_calls``, so every forward of the cell is in ``prompt_nfe``, ``nfe`` or
+  ``reward_nfe``. ``flops`` / ``reward_flops``: the matmul FLOPs of the same two parts for
+  backends that count them (``mor``), else None.
   ``exhausted`` / ``stalled`` say why a search stopped below its budget; ``distribution`` names
   the one distribution the method's draws and priors use.
 - ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
@@ -33,6 +36,7 @@ from mctd_tree.protocols import LanguageModel
 from mctd_eval.backends import clear_cache, flops_total, load_lm
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.diversity import diversity
+from mctd_eval.metering import MeteredReward
 from mctd_eval.methods import get_method
 from mctd_eval.reference import reference_row
 from mctd_eval.tasks import Instance, TaskBase, get_task
@@ -80,7 +84,7 @@ class CellRunner:
         lm.next_logprobs([prompt])
         prompt_nfe = lm.counters.since(c0).nfe
         verifier = inst.truth if task.reward_sees_truth else None
-        reward = task.search_reward(lm, prompt, inst.public, verifier=verifier)
+        reward = MeteredReward(task.search_reward(lm, prompt, inst.public, verifier=verifier), lm)
         problem = TokenSearchProblem(
             lm,
             prompt,
@@ -118,7 +122,10 @@ class CellRunner:
             **base_row(cell, inst.label, used.nfe, used.calls, wall),
             "padded_nfe": used.padded,
             "read_nfe": used.reads,
-            "flops": None if f1 is None or f2 is None else f2 - f1,
+            "flops": None if f1 is None or f2 is None else f2 - f1 - (reward.flops or 0),
+            "reward_nfe": reward.used.nfe,
+            "reward_calls": reward.used.calls,
+            "reward_flops": reward.flops,
             "exhausted": stats.exhausted,
             "stalled": stats.stalled,
             "distribution": problem.distribution,
