@@ -45,6 +45,9 @@ def test_every_method_on_every_task(runner: CellRunner) -> None:
         row = runner.run(cell)
         assert row["key"] == cell.key
         assert row["nfe"] > 0 and row["calls"] > 0 and row["prompt_nfe"] > 0
+        # only keywords' reward runs the model (its fluency), metered apart from the search
+        assert row["reward_nfe"] >= 0 and row["reward_calls"] >= 0
+        assert cell.task == "keywords" or row["reward_nfe"] == row["reward_calls"] == 0
         if METHODS[cell.method].budgeted:
             inst = runner.instance(cell.task, cell.prompt)
             assert_spent(row, BUDGET, runner.tasks[cell.task].max_new_tokens(inst.public))

@@ -29,6 +29,7 @@ def test_every_method_runs_on_a_mor_run(tmp_path: Path, cli: Any) -> None:
     assert [r["method"] for r in rows] == METHODS.split(",")
     for r in rows:
         assert r["nfe"] > 0 and r["flops"] > 0 and r["prompt_nfe"] > 0, r
+        assert r["reward_flops"] >= 0 and r["reward_nfe"] >= 0, r  # keywords' fluency, apart
         if r["method"] not in ("greedy", "beam"):
             assert r["nfe"] >= 40, r  # budgeted: stops at the first boundary past the budget
 

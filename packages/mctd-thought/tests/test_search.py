@@ -155,3 +155,17 @@ def test_thought_lm_generate_applies_top_k_top_p_and_stop() -> None:
         gen(top_p=1.5)
     with pytest.raises(ValueError, match="stop"):
         gen(stop=[""])
+
+
+def test_completion_tokens_end_where_an_ar_decode_would_stop() -> None:
+    """A state holds the whole answer window; its completion is cut through the first EOS (kept,
+    as an AR state ends with it) or the token completing a stop string; the text agrees."""
+    p = _problem(eos_id=0)
+    assert p.completion_tokens((5, 6, 0, 7, 0, 8, 9, 10)) == (5, 6, 0)
+    assert p.text((5, 6, 0, 7, 0, 8, 9, 10)) == "ef"
+    assert p.completion_tokens((5, 6, 7, 8, 9, 10, 11, 12)) == (5, 6, 7, 8, 9, 10, 11, 12)
+    stopped = _problem(eos_id=0, stop=["gh"])
+    assert stopped.completion_tokens((5, 6, 7, 8, 0, 9, 10, 11)) == (5, 6, 7, 8)
+    assert stopped.text((5, 6, 7, 8, 0, 9, 10, 11)) == "ef"
+    no_eos = _problem()  # no EOS id: nothing to cut at
+    assert no_eos.completion_tokens((5, 6, 0, 7, 0, 8, 9, 10)) == (5, 6, 0, 7, 0, 8, 9, 10)

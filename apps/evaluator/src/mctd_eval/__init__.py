@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.5.1"
+__version__ = "0.5.2"
 __all__ = ["Evaluation", "__version__", "evaluate"]
 
 

@@ -1,9 +1,9 @@
 """Rows of a task's model-free reference methods (forecast: naive and seasonal-naive).
 
 A reference row has the columns of a language-model row so that it sits in the same table: no
-model work (``nfe``, ``calls``, ``prompt_nfe`` 0), the task's reward of the reference answer
-(``reward_sees_truth`` False: a reference never sees the truth), the task's metrics, and no tree,
-tokens or samples. ``reference`` is True.
+model work (``nfe``, ``calls``, ``prompt_nfe``, ``reward_nfe`` 0), the task's reward of the
+reference answer (``reward_sees_truth`` False: a reference never sees the truth), the task's
+metrics, and no tree, tokens or samples. ``reference`` is True.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def reference_row(task: TaskBase, cell: Cell, inst: Instance) -> dict[str, Any]:
         "nfe": 0,
         "calls": 0,
         "prompt_nfe": 0,
+        "reward_nfe": 0,
+        "reward_calls": 0,
         "wall_s": wall,
         "simulations": 0,
         "iterations": 0,

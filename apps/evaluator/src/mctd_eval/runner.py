@@ -4,16 +4,21 @@ Measurement rules (see PAPERS.md §2, "honest metrics"):
 - The model's prefix cache is cleared first, then the prompt is prefilled once: ``prompt_nfe``
   (the same for every method on a prompt) is recorded apart from the search's ``nfe``.
 - ``nfe`` / ``calls`` are the model's own counters (positions processed, forward calls) around
-  the whole method call: proposals, sampling, rollouts and reward-side model work included, and
-  left-padding (``padded_nfe``) and distributions read from cached positions (``read_nfe``).
-  ``flops``: the matmul FLOPs of the same work for backends that count them (``mor``), else None.
+  the whole method call: proposals, sampling and rollouts, left-padding (``padded_nfe``) and
+  distributions read from cached positions (``read_nfe``) included; the budget is spent on them.
+  The reward's own model work (keywords' fluency) is metered apart (`MeteredReward`):
+  ``reward_nfe`` / ``reward_calls``, so every forward of the cell is in ``prompt_nfe``, ``nfe`` or
+  ``reward_nfe``. ``flops`` / ``reward_flops``: the matmul FLOPs of the same two parts for
+  backends that count them (``mor``), else None.
   ``exhausted`` / ``stalled`` say why a search stopped below its budget; ``distribution`` names
   the one distribution the method's draws and priors use.
 - ``wall_s`` is the wall time of the method call for this one prompt (time per sample).
 - The answer is the method's best-reward completion; ``ppl`` is the perplexity of the answer's
   tokens only (EOS included, prompt excluded) from the model's log-probs; ``length`` counts its
-  tokens (EOS excluded). Diversity is across all samples the method returned for this prompt
-  (for DTS: descents of its tree, its samples of the tilted target).
+  tokens (EOS excluded). A masked-diffusion LM's answer and samples are first cut where an AR
+  decode would have stopped (`completion_tokens`: through the first EOS or stop string).
+  Diversity is across all samples the method returned for this prompt (for DTS: descents of its
+  tree, its samples of the tilted target).
 - The search reward never receives the ground truth, except for tasks whose reward is an exact
   verifier (``reward_sees_truth``; recorded in the row).
 """
@@ -31,6 +36,7 @@ from mctd_tree.protocols import LanguageModel
 from mctd_eval.backends import clear_cache, flops_total, load_lm
 from mctd_eval.config import Cell, RunConfig
 from mctd_eval.diversity import diversity
+from mctd_eval.metering import MeteredReward
 from mctd_eval.methods import get_method
 from mctd_eval.reference import reference_row
 from mctd_eval.tasks import Instance, TaskBase, get_task
@@ -78,7 +84,7 @@ class CellRunner:
         lm.next_logprobs([prompt])
         prompt_nfe = lm.counters.since(c0).nfe
         verifier = inst.truth if task.reward_sees_truth else None
-        reward = task.search_reward(lm, prompt, inst.public, verifier=verifier)
+        reward = MeteredReward(task.search_reward(lm, prompt, inst.public, verifier=verifier), lm)
         problem = TokenSearchProblem(
             lm,
             prompt,
@@ -104,17 +110,22 @@ class CellRunner:
         f2 = flops_total(lm)
 
         eos = lm.eos_token_ids
-        answer = tuple(result.best_state)
+        answer = completion_tokens(problem, result.best_state)
         text = problem.completion_text(answer)
         lps = token_logprobs(lm, prompt, [answer])[0]
-        samples = [[t for t in s if t not in eos] for s, _ in result.samples]
+        samples = [
+            [t for t in completion_tokens(problem, s) if t not in eos] for s, _ in result.samples
+        ]
         stats = result.stats
         tree = result.tree is not None
         row: dict[str, Any] = {
             **base_row(cell, inst.label, used.nfe, used.calls, wall),
             "padded_nfe": used.padded,
             "read_nfe": used.reads,
-            "flops": None if f1 is None or f2 is None else f2 - f1,
+            "flops": None if f1 is None or f2 is None else f2 - f1 - (reward.flops or 0),
+            "reward_nfe": reward.used.nfe,
+            "reward_calls": reward.used.calls,
+            "reward_flops": reward.flops,
             "exhausted": stats.exhausted,
             "stalled": stats.stalled,
             "distribution": problem.distribution,
@@ -185,6 +196,14 @@ class CellWorker:
 
     def run(self, cell: dict[str, Any]) -> dict[str, Any]:
         return self.runner.run(Cell(**cell))
+
+
+def completion_tokens(problem: Any, state: Any) -> tuple[int, ...]:
+    """A finished state's answer tokens as an AR decode ends them: through the first EOS or the
+    token completing a stop string. A token problem's states end there already; an unmasking
+    problem's (``completion_tokens``) hold the whole answer window, tokens past the EOS too."""
+    cut = getattr(problem, "completion_tokens", None)
+    return tuple(int(t) for t in (cut(state) if cut is not None else state))
 
 
 def base_row(cell: Cell, label: str, nfe: int, calls: int, wall_s: float) -> dict[str, Any]:

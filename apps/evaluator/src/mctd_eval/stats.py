@@ -79,6 +79,8 @@ NON_NEGATIVE = frozenset(
         "nfe",
         "calls",
         "prompt_nfe",
+        "reward_nfe",
+        "reward_calls",
         "wall_s",
         "eval_wall_s",
         "ppl",

@@ -26,6 +26,7 @@ COMMON = (
     "nfe",
     "calls",
     "prompt_nfe",
+    "reward_nfe",
     "wall_s",
     "ppl",
     "length",
@@ -283,8 +284,10 @@ def _lm_preamble(c: dict[str, Any]) -> list[str]:
         f"{c.get('temperature')}, top-p {c.get('top_p')}; {c.get('prompts')} prompt(s) per task, "
         f"seeds {c.get('seeds')}.",
         "",
-        "NFE = model positions processed by the method (rollouts and reward-side model work "
-        "included; the prompt's prefill, equal for all methods, is reported apart as prompt_nfe); "
+        "NFE = model positions processed by the method's generation (proposals, sampling, "
+        "rollouts; the budget is spent on these); the reward's own model work (keywords' fluency) "
+        "is reported apart as reward_nfe and the prompt's prefill, equal for all methods, as "
+        "prompt_nfe (both in summary.csv); "
         "calls = forward calls; s/prompt = wall time of the method per prompt; ppl = perplexity "
         "of the answer's tokens only; distinct-2 and dissim. = diversity across the samples a "
         "method returned for one prompt; success = the task's own criterion. Values are means "

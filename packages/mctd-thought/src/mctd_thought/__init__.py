@@ -18,7 +18,7 @@ from mctd_thought.sampling import DecodeConfig, Decoder, DecodeStats, Generated,
 from mctd_thought.search import KeywordReward, UnmaskProblem
 from mctd_thought.stack import ThoughtStack, ThoughtWriter
 
-__version__ = "0.1.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "ARCHS",

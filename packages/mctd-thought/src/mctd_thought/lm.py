@@ -27,7 +27,7 @@ from mctd_tree.lm.validate import row_caps
 from mctd_tree.protocols import Counters, Generation, Reward
 
 from mctd_thought.sampling import DecodeConfig, Decoder
-from mctd_thought.search import UnmaskProblem
+from mctd_thought.search import UnmaskProblem, finish
 
 
 class ThoughtLM:
@@ -122,7 +122,7 @@ class ThoughtLM:
                 lq = torch.where(commit[0], logq[0], lq)
                 lp = torch.where(commit[0], logp[0], lp)
             toks = [int(t) for t in x[0, len(p) :]][: int(cap)]
-            end, reason = self._finish(toks, stops)
+            end, reason = finish(toks, self._eos, stops, self.decode)
             span = slice(len(p), len(p) + end)
             out.append(
                 Generation(
@@ -133,16 +133,6 @@ class ThoughtLM:
                 )
             )
         return out
-
-    def _finish(self, toks: list[int], stops: tuple[str, ...]) -> tuple[int, str]:
-        """(tokens kept, finish reason): through the first EOS or the token completing the first
-        stop string, whichever comes first; else all of them (``length``)."""
-        for i, t in enumerate(toks):
-            if t == self._eos:
-                return i + 1, "eos"
-            if stops and any(s in self.decode(toks[: i + 1]) for s in stops):
-                return i + 1, "stop"
-        return len(toks), "length"
 
     def search_problem(
         self,

@@ -32,6 +32,23 @@ from mctd_thought.stack import ThoughtStack
 State = tuple[int, ...]
 
 
+def finish(
+    toks: Sequence[int],
+    eos_id: int | None,
+    stops: Sequence[str],
+    decode: Callable[[list[int]], str],
+) -> tuple[int, str]:
+    """(tokens kept, finish reason) of a finished answer, as an AR decode would have stopped:
+    through the first EOS (``eos``) or the token whose text completes the first stop string
+    (``stop``), whichever comes first; else all of them (``length``)."""
+    for i, t in enumerate(toks):
+        if t == eos_id:
+            return i + 1, "eos"
+        if stops and any(s in decode(list(toks[: i + 1])) for s in stops):
+            return i + 1, "stop"
+    return len(toks), "length"
+
+
 class UnmaskProblem:
     """A `SamplingProblem` and `EnumerableProblem` over the unmasking steps of one prompt."""
 
@@ -115,6 +132,13 @@ class UnmaskProblem:
             at = text.find(s)
             text = text[:at] if at >= 0 else text
         return text
+
+    def completion_tokens(self, state: State) -> State:
+        """The answer's tokens as an AR model's finished state holds them: cut by `finish`
+        (through the first EOS or the token completing a stop string); a state holds the whole
+        answer window, tokens past the EOS included."""
+        end, _ = finish(state, self.eos_id, self.stop, self.decode)
+        return tuple(state[:end])
 
     def completion_text(self, state: State) -> str:
         """`text` (the name `TokenSearchProblem` uses, so harnesses read both alike)."""

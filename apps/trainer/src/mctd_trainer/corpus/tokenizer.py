@@ -2,9 +2,10 @@
 
 Why not SmolLM2's own tokenizer: its 49 152 entries would put ~12 M parameters into the
 embedding of a 256-wide model, more than the few-million-parameter models trained here have in
-all their layers; a 4 096-entry BPE trained on the stories covers their simple vocabulary with
-short sequences (about the same tokens per story as SmolLM2's) and leaves the parameters to the
-recursive blocks MoR is about. Byte level: any text encodes, nothing maps to an unknown token.
+all their layers; a BPE trained on the stories (the shipped one: 2 048 entries, made with
+`--tokenizer-only --vocab-size 2048`) covers their simple vocabulary with short sequences (about
+the same tokens per story as SmolLM2's) and leaves the parameters to the recursive blocks MoR is
+about. Byte level: any text encodes, nothing maps to an unknown token.
 """
 
 from __future__ import annotations
