@@ -1,4 +1,6 @@
 """mctd-chat: search decoding in a conversation, in the terminal and behind an OpenAI-compatible
 server."""
 
-__version__ = "0.2.0"
+from importlib.metadata import version as _version
+
+__version__ = _version("mctd-chat")

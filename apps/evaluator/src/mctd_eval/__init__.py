@@ -6,9 +6,10 @@ Python API (`mctd_eval.api`); ``mctd-eval`` the command line. Both run the same 
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
 from typing import Any
 
-__version__ = "0.5.2"
+__version__ = _version("mctd-evaluator")
 __all__ = ["Evaluation", "__version__", "evaluate"]
 
 

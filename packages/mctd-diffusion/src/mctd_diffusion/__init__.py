@@ -1,5 +1,7 @@
 """mctd-diffusion: schedulers, denoisers, guidance and denoising search problems for mctd."""
 
+from importlib.metadata import version as _version
+
 from mctd_diffusion.denoisers import ExactMixtureDenoiser, MLPDenoiser, TransformerDenoiser, UNet1D
 from mctd_diffusion.guidance import guided_step
 from mctd_diffusion.metrics import mmd_rbf, mode_coverage, sliced_wasserstein
@@ -18,7 +20,7 @@ from mctd_diffusion.schedules import cosine_betas, linear_betas, make_betas
 from mctd_diffusion.smc import SMCResult, smc
 from mctd_diffusion.training import diffusion_loss
 
-__version__ = "0.6.1"
+__version__ = _version("mctd-diffusion")
 
 __all__ = [
     "DDIMScheduler",

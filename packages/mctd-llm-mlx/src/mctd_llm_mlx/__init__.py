@@ -1,5 +1,6 @@
 """mctd-llm-mlx: the mctd `LanguageModel` protocol on Apple MLX, with tree-aware KV reuse."""
 
+from importlib.metadata import version as _version
 from typing import Any
 
 from mctd_tree.lm import CacheStats, PrefixCache
@@ -7,7 +8,7 @@ from mctd_tree.lm import CacheStats, PrefixCache
 from mctd_llm_mlx.loading import DEFAULT_MODEL, ModelNotFoundError, offline_mode
 from mctd_llm_mlx.model import DEFAULT_MAX_CACHE_POSITIONS, MLXLM
 
-__version__ = "0.1.1"
+__version__ = _version("mctd-llm-mlx")
 
 
 def load(model: str = DEFAULT_MODEL, *, device: str | None = None, **kwargs: Any) -> MLXLM:

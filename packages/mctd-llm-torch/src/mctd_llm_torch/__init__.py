@@ -1,6 +1,8 @@
 """mctd-llm-torch: the mctd `LanguageModel` protocol on PyTorch + transformers, with tree-aware KV
 reuse (a radix-tree prefix cache), and the embedded default model SmolLM2-135M-Instruct."""
 
+from importlib.metadata import version as _version
+
 from mctd_tree.lm import CacheStats, PrefixCache
 
 from mctd_llm_torch.loading import (
@@ -11,7 +13,7 @@ from mctd_llm_torch.loading import (
 )
 from mctd_llm_torch.model import DEFAULT_MAX_CACHE_POSITIONS, TorchLM, pick_device, pick_dtype
 
-__version__ = "0.1.1"
+__version__ = _version("mctd-llm-torch")
 
 __all__ = [
     "DEFAULT_MAX_CACHE_POSITIONS",

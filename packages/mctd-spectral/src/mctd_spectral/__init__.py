@@ -3,6 +3,8 @@
 numpy + scipy only (statsmodels, for the dataset loaders, is the optional ``data`` extra).
 """
 
+from importlib.metadata import version as _version
+
 from mctd_spectral.baselines import naive_forecast, seasonal_naive_forecast
 from mctd_spectral.codec import Scaler, SeriesCodec
 from mctd_spectral.datasets import (
@@ -39,7 +41,7 @@ from mctd_spectral.reward import SpectralReward
 from mctd_spectral.series import Series, SeriesError
 from mctd_spectral.sources import infer_period
 
-__version__ = "0.2.0"
+__version__ = _version("mctd-spectral")
 
 __all__ = [
     "ReferencePSD",

@@ -1,6 +1,8 @@
 """mctd-thought: a masked-diffusion LM with a persistent thought stack, its samplers, and search
 over unmasking."""
 
+from importlib.metadata import version as _version
+
 from mctd_thought.config import ARCHS, ThoughtConfig
 from mctd_thought.io import ThoughtLoadError, load_config, load_model, save_model
 from mctd_thought.layers import KVCache
@@ -18,7 +20,7 @@ from mctd_thought.sampling import DecodeConfig, Decoder, DecodeStats, Generated,
 from mctd_thought.search import KeywordReward, UnmaskProblem
 from mctd_thought.stack import ThoughtStack, ThoughtWriter
 
-__version__ = "0.2.1"
+__version__ = _version("mctd-thought")
 
 __all__ = [
     "ARCHS",

@@ -1,5 +1,7 @@
 """mctd-tree: array-backed search trees, tree-search algorithms and the protocols of mctd."""
 
+from importlib.metadata import version as _version
+
 from mctd_tree.algorithms import dts, dts_star, maxent_ts, mcts
 from mctd_tree.baselines import beam_search, best_of_n, greedy
 from mctd_tree.protocols import (
@@ -18,7 +20,7 @@ from mctd_tree.result import Budget, SearchResult, SearchStats
 from mctd_tree.search import SearchConfig, TreeSearch, sample_tree
 from mctd_tree.tree import Tree
 
-__version__ = "0.4.0"
+__version__ = _version("mctd-tree")
 
 __all__ = [
     "Budget",
