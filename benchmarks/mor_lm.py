@@ -15,8 +15,9 @@ decode  Decode tokens/s and KV memory at batch ``--batch`` (prompt 32, ``--new``
 train   ``mctd-train mor`` for vanilla, recursive, MoR-EC and MoR-TC (equal unique parameters,
         ``--steps``) on the story corpus; validation NLL against training FLOPs at every
         checkpoint, the FLOPs each needs to reach vanilla's final NLL (per seed of ``--seeds``,
-        then mean and range), and which tokens the
-        trained MoR-EC sends deepest (``benchmarks/results/mor_depths.png``).
+        then mean and range; ``benchmarks/results/mor_nll_flops.png``), and which tokens the
+        trained MoR-EC sends deepest (``benchmarks/results/mor_depths.png``). ``--corpus-shards
+        K`` trains on the corpus's first K shards.
 search  MaxEnt-TS on the trained MoR-EC with full-depth rollouts and with depth-1 rollouts
         (`SplitComputeLM`), the cheaper one given more simulations until its FLOPs match; best
         reward and FLOPs side by side. Reward (a toy): the share of words starting with "s".
@@ -293,10 +294,37 @@ def part_train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             f"FLOPs to vanilla's NLL: {rs}"
         )
     res["summary"] = summary
+    _nll_figure(res, seeds)
     res["depths"] = depth_report(
         out / f"seed{seeds[0]}" / "mor-ec", args.val_frac, args.corpus_shards
     )
     return res
+
+
+def _nll_figure(res: dict[str, Any], seeds: list[int]) -> None:
+    """Validation NLL against training FLOPs, one line per arch and seed (``mor_nll_flops.png``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = dict(
+        zip(("vanilla", "recursive", "mor-ec", "mor-tc"), plt.cm.tab10.colors, strict=False)
+    )
+    for arch, color in colors.items():
+        for i, s in enumerate(seeds):
+            fl, nl = zip(*res[f"seed{s}"][arch]["curve"], strict=True)
+            ax.plot(fl, nl, "o-", color=color, ms=3, alpha=0.8, label=arch if i == 0 else None)
+    ax.set_xlabel("training FLOPs (counted)")
+    ax.set_ylabel("validation NLL (nats/token)")
+    ax.set_title(f"NLL vs training FLOPs, seeds {','.join(map(str, seeds))}")
+    ax.legend()
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / "mor_nll_flops.png", dpi=120)
 
 
 def depth_report(run: Path, val_frac: float, shards: int = 0) -> dict[str, Any]:
