@@ -19,8 +19,9 @@ train   ``mctd-train mor`` for vanilla, recursive, MoR-EC and MoR-TC (equal uniq
         trained MoR-EC sends deepest (``benchmarks/results/mor_depths.png``). ``--corpus-shards
         K`` trains on the corpus's first K shards.
 search  MaxEnt-TS on the trained MoR-EC with full-depth rollouts and with depth-1 rollouts
-        (`SplitComputeLM`), the cheaper one given more simulations until its FLOPs match; best
-        reward and FLOPs side by side. Reward (a toy): the share of words starting with "s".
+        (`SplitComputeLM`), the cheaper one given one simulation more at a time until its FLOPs
+        come closest to the full search's; best reward and FLOPs side by side over
+        ``--search-seeds`` seeds. Reward (a toy): the share of words starting with "s".
 
 Results: ``benchmarks/results/mor_lm.json``. Run (niced, one thread):
 ``OMP_NUM_THREADS=1 nice -n 15 uv run python benchmarks/mor_lm.py --parts decode,train,search``.
@@ -390,33 +391,41 @@ def part_search(args: argparse.Namespace, run: Path) -> dict[str, Any]:
     full = load_mor_lm(run)
     prompt = full.encode("Once upon a time, there was a little")
 
-    def search(lm: Any, sims: int) -> tuple[float, int, int]:
+    def search(lm: Any, sims: int, seed: int) -> tuple[float, int, int]:
         lm.reset_counters()
         lm.clear_cache()
         prob = TokenSearchProblem(lm, prompt, reward, k=4, max_new_tokens=args.search_tokens)
-        res = maxent_ts(prob, Budget(simulations=sims), k=4, lam=4.0, parallel=4, rng=0)
+        res = maxent_ts(prob, Budget(simulations=sims), k=4, lam=4.0, parallel=4, rng=seed)
         return float(res.best_reward), lm.flops.total, lm.counters.nfe
 
     base = SplitComputeLM(full, full.with_compute(Compute()))
     cheap = SplitComputeLM(full, full.with_compute(Compute(max_depth=1)))
-    r_full, f_full, n_full = search(base, args.sims)
-    sims = args.sims
-    r_low, f_low, n_low = search(cheap, sims)
-    while f_low < f_full and sims < 8 * args.sims:
-        sims += max(1, args.sims // 4)
-        r_low, f_low, n_low = search(cheap, sims)
+    out: dict[str, Any] = {"full": [], "depth1": []}
+    for seed in range(args.search_seeds):
+        r_full, f_full, n_full = search(base, args.sims, seed)
+        # depth-1 rollouts: one more simulation at a time until their FLOPs pass the full
+        # search's; the count (that one or the one before) whose FLOPs come closest
+        tries = [(args.sims, *search(cheap, args.sims, seed))]
+        while tries[-1][2] < f_full and tries[-1][0] < 8 * args.sims:
+            tries.append((tries[-1][0] + 1, *search(cheap, tries[-1][0] + 1, seed)))
+        sims, r_low, f_low, n_low = min(tries[-2:], key=lambda t: abs(t[2] - f_full))
+        out["full"].append({"sims": args.sims, "reward": r_full, "flops": f_full, "nfe": n_full})
+        out["depth1"].append({"sims": sims, "reward": r_low, "flops": f_low, "nfe": n_low})
     print(
-        "\n== MaxEnt-TS on MoR-EC: full-depth vs depth-1 rollouts (toy reward: share of s-words) =="
+        "\n== MaxEnt-TS on MoR-EC: full-depth vs depth-1 rollouts (toy reward: share of s-words), "
+        f"{args.search_seeds} seeds =="
     )
-    print(
-        f"full-depth rollouts: {args.sims} sims, reward {r_full:.3f}, FLOPs {f_full:.3e}, "
-        f"NFE {n_full}"
-    )
-    print(f"depth-1 rollouts:    {sims} sims, reward {r_low:.3f}, FLOPs {f_low:.3e}, NFE {n_low}")
-    return {
-        "full": {"sims": args.sims, "reward": r_full, "flops": f_full, "nfe": n_full},
-        "depth1": {"sims": sims, "reward": r_low, "flops": f_low, "nfe": n_low},
-    }
+    for name, rows in out.items():
+        print(
+            f"{name:10s} sims {np.mean([r['sims'] for r in rows]):5.1f}  best reward "
+            f"{np.mean([r['reward'] for r in rows]):.3f} ("
+            + ", ".join(f"{r['reward']:.3f}" for r in rows)
+            + f")  FLOPs {np.mean([r['flops'] for r in rows]):.3e}  NFE "
+            f"{np.mean([r['nfe'] for r in rows]):.0f}"
+        )
+    ratio = [d["flops"] / f["flops"] for d, f in zip(out["depth1"], out["full"], strict=True)]
+    print(f"FLOPs depth-1 / full: {min(ratio):.3f}-{max(ratio):.3f}")
+    return out
 
 
 def main() -> None:
@@ -439,6 +448,7 @@ def main() -> None:
     )
     ap.add_argument("--runs", type=Path, default=None, help="Run dirs (default: a temp dir).")
     ap.add_argument("--sims", type=int, default=16)
+    ap.add_argument("--search-seeds", type=int, default=4, help="Search seeds (search part).")
     ap.add_argument("--search-tokens", type=int, default=24)
     args = ap.parse_args()
     torch.set_num_threads(1)
