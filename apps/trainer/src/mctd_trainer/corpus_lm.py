@@ -84,15 +84,17 @@ def load_data(cfg: CorpusLMConfig) -> tuple[Any, np.ndarray, np.ndarray, Path]:
     """(tokenizer, train stream, validation stream, tokenizer.json path). Sets
     ``cfg.corpus_shards`` from 0 (all) to the shards read, so the run's saved config names its
     data and a resumed run reads the same stories after the corpus has grown."""
-    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer, verify
+    from mctd_trainer.corpus import find_corpus, load_hf_texts, load_texts, load_tokenizer
+    from mctd_trainer.corpus.generate import load_manifest
     from mctd_trainer.corpus.tokens import split_texts, token_stream
 
     folder = find_corpus(Path(cfg.corpus) if cfg.corpus else None)
     if cfg.dataset:
         texts = load_hf_texts(cfg.dataset)
     else:
-        cfg.corpus_shards = cfg.corpus_shards or len(verify(folder)["shards"])
-        texts = load_texts(folder, shards=cfg.corpus_shards)
+        held = load_manifest(folder)  # load_texts verifies every checksum (and a missing one)
+        cfg.corpus_shards = cfg.corpus_shards or len(held["shards"] if held else ())
+        texts = load_texts(folder, shards=cfg.corpus_shards or None)
     tok = load_tokenizer(folder)
     train, val = split_texts(texts, cfg.val_frac)
     return tok, token_stream(train, tok), token_stream(val, tok), folder / "tokenizer.json"
