@@ -9,11 +9,15 @@ wall, the share passing the value check (no warp, no wall state), and the share 
 reach the goal (value > 0: the signal MCTD's search needs), and the share that come within reach
 of the goal whether valid or not (what guidance moves). ``--gains`` repeats the sampling
 guided at ``--scale`` with each guidance gain (the unit of MCTD's guidance levels), which is
-how the gain is calibrated. Rows go to ``benchmarks/results/maze_plan_stats.json``.
+how the gain is calibrated. ``--walls`` also prints where the unguided plans enter walls: the
+share of wall plans per task, how far wall states lie along the plan (states in 50-state bins)
+and how deep they are (distance to the nearest free cell, world units; the robot's disc has radius
+0.4, so data states keep their centre at least that far from a wall cell). Rows go to
+``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
         runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
-        [--plans 8] [--gains 0 1 2 5 10 --scale 1] [--raw]
+        [--plans 8] [--gains 0 1 2 5 10 --scale 1] [--raw] [--walls]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mctd_diffusion.maze.maps import TASKS, MazeMap, cell_to_xy
+from mctd_diffusion.maze.maps import CELL, TASKS, MazeMap, cell_to_xy
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 from mctd_diffusion.maze.value import in_wall, score_plans
 from mctd_trainer.maze import load_planner
@@ -34,16 +38,21 @@ NAMES = ("start jump", "boundary jump", "in-token jump", "over-warp jumps/plan",
          "pass value check", "pass and reach", "reach, valid or not")  # fmt: skip
 
 
+def sample_plans(den: PlanDenoiser, start, goal, n: int, seed: int, scale: float) -> np.ndarray:
+    """``n`` pyramid plans (n, S, 2) in world units from ``start`` to ``goal`` at ``scale``."""
+    x = den.noise(n, np.random.default_rng(seed))
+    st, gl = den.endpoints(start, goal, n)
+    rows = torch.zeros(n, dtype=torch.long)
+    x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.full((n,), scale))
+    return den.decode(x, start)
+
+
 def task_stats(
     den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int, scale: float
 ) -> np.ndarray:
     """The statistics of ``NAMES`` over ``n`` pyramid plans of one task at guidance ``scale``."""
     cfg = den.cfg
-    x = den.noise(n, np.random.default_rng(seed))
-    st, gl = den.endpoints(start, goal, n)
-    rows = torch.zeros(n, dtype=torch.long)
-    x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.full((n,), scale))
-    plans = den.decode(x, start)
+    plans = sample_plans(den, start, goal, n, seed, scale)
     jumps = np.linalg.norm(
         np.diff(np.concatenate([np.tile(start, (n, 1, 1)), plans], 1), axis=1), axis=-1
     )
@@ -86,6 +95,35 @@ def planner_stats(den: PlanDenoiser, plans: int, scale: float) -> np.ndarray:
     )
 
 
+def wall_depth(maze: MazeMap, pts: np.ndarray) -> np.ndarray:
+    """Distance from each point of (P, 2) to the nearest free cell's square (0 inside one)."""
+    free = np.argwhere(maze.grid == 0)
+    lo = np.stack([CELL * free[:, 1] - 6.0, CELL * free[:, 0] - 6.0], axis=-1)
+    gap = np.maximum(np.maximum(lo[None] - pts[:, None], pts[:, None] - (lo[None] + CELL)), 0.0)
+    return np.sqrt((gap**2).sum(-1)).min(axis=1)
+
+
+def wall_report(den: PlanDenoiser, plans: int) -> dict[str, list[float]]:
+    """Where the unguided plans of :func:`planner_stats` (same seeds) have states in walls."""
+    maze = MazeMap.load(den.cfg.maze)
+    share, index, depth = [], [], []
+    for seed, (s, g) in enumerate(TASKS[den.cfg.maze]):
+        start, goal = cell_to_xy(np.array(s, float)), cell_to_xy(np.array(g, float))
+        batch = sample_plans(den, start, goal, plans, seed, 0.0)
+        wall = in_wall(maze, batch)
+        share.append(float(wall.any(1).mean()))
+        index.extend(np.nonzero(wall)[1].tolist())
+        depth.extend(wall_depth(maze, batch[wall]).tolist())
+    states = den.cfg.n_states
+    bins = np.histogram(index, bins=np.arange(0, states + 50, 50))[0]
+    print(f"  wall plans per task: {' / '.join(f'{v:.0%}' for v in share)}")
+    print(f"  wall states by position (50-state bins): {' '.join(map(str, bins))}")
+    if depth:
+        q = np.percentile(depth, [25, 50, 75])
+        print(f"  depth into the wall (quartiles): {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}")
+    return {"wall_share_by_task": share, "wall_states_by_bin": bins.tolist(), "depth": depth}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("planners", nargs="+", help="planner folders (the first is the baseline)")
@@ -93,6 +131,7 @@ def main() -> None:
     ap.add_argument("--gains", type=float, nargs="*", default=[], help="guidance gains to try")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance scale with --gains")
     ap.add_argument("--raw", action="store_true", help="raw weights, not the EMA ones")
+    ap.add_argument("--walls", action="store_true", help="also where plans enter walls")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows, base = [], None
@@ -111,6 +150,8 @@ def main() -> None:
                 {"planner": folder, "step": step, "gain": gain, "scale": args.scale if gain else 0}
                 | dict(zip(NAMES, map(float, stats), strict=True))
             )
+            if args.walls and not gain:
+                rows[-1]["walls"] = wall_report(den, args.plans)
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "maze_plan_stats.json", rows)
 
