@@ -17,7 +17,7 @@ and how deep they are (distance to the nearest free cell, world units; the robot
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
         runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
-        [--plans 8] [--gains 0 1 2 5 10 --scale 1] [--raw] [--walls]
+        [--plans 8] [--gains 0 1 2 5 10 --scale 1] [--raw] [--walls] [--levels 50]
 """
 
 from __future__ import annotations
@@ -132,13 +132,14 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="guidance scale with --gains")
     ap.add_argument("--raw", action="store_true", help="raw weights, not the EMA ones")
     ap.add_argument("--walls", action="store_true", help="also where plans enter walls")
+    ap.add_argument("--levels", type=int, default=50, help="DDIM levels per token")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows, base = [], None
     for folder in args.planners:
         model, cfg, step = load_planner(folder, ema=not args.raw)
         for gain in [0.0, *args.gains]:
-            den = PlanDenoiser(model, cfg, guidance_gain=gain or 1.0)
+            den = PlanDenoiser(model, cfg, levels=args.levels, guidance_gain=gain or 1.0)
             stats = planner_stats(den, args.plans, args.scale if gain else 0.0)
             base = stats if base is None else base
             label = "unguided" if not gain else f"gain {gain:g}, scale {args.scale:g}"
