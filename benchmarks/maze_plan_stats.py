@@ -10,10 +10,10 @@ reach the goal (value > 0: the signal MCTD's search needs), and the share that c
 of the goal whether valid or not (what guidance moves). ``--gains`` repeats the sampling
 guided at ``--scale`` with each guidance gain (the unit of MCTD's guidance levels), which is
 how the gain is calibrated. ``--walls`` also prints where the unguided plans enter walls: the
-share of wall plans per task, how far wall states lie along the plan (states in 50-state bins)
-and how deep they are (distance to the nearest free cell, world units; the robot's disc has radius
-0.4, so data states keep their centre at least that far from a wall cell). Rows go to
-``benchmarks/results/maze_plan_stats.json``.
+share of wall plans per task, how far wall states lie along the plan (states in 50-state bins),
+the wall cells hit most, and how deep they are (distance to the nearest free cell, world units;
+the robot's disc has radius 0.4, so data states keep their centre at least that far from a wall
+cell). Rows go to ``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
         runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
@@ -23,11 +23,12 @@ Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
-from mctd_diffusion.maze.maps import CELL, TASKS, MazeMap, cell_to_xy
+from mctd_diffusion.maze.maps import CELL, TASKS, MazeMap, cell_to_xy, xy_to_cell
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 from mctd_diffusion.maze.value import in_wall, score_plans
 from mctd_trainer.maze import load_planner
@@ -106,7 +107,7 @@ def wall_depth(maze: MazeMap, pts: np.ndarray) -> np.ndarray:
 def wall_report(den: PlanDenoiser, plans: int) -> dict[str, list[float]]:
     """Where the unguided plans of :func:`planner_stats` (same seeds) have states in walls."""
     maze = MazeMap.load(den.cfg.maze)
-    share, index, depth = [], [], []
+    share, index, depth, cells = [], [], [], Counter()
     for seed, (s, g) in enumerate(TASKS[den.cfg.maze]):
         start, goal = cell_to_xy(np.array(s, float)), cell_to_xy(np.array(g, float))
         batch = sample_plans(den, start, goal, plans, seed, 0.0)
@@ -114,6 +115,7 @@ def wall_report(den: PlanDenoiser, plans: int) -> dict[str, list[float]]:
         share.append(float(wall.any(1).mean()))
         index.extend(np.nonzero(wall)[1].tolist())
         depth.extend(wall_depth(maze, batch[wall]).tolist())
+        cells.update(f"{tuple(c)} (task {seed + 1})" for c in xy_to_cell(batch[wall]).tolist())
     states = den.cfg.n_states
     bins = np.histogram(index, bins=np.arange(0, states + 50, 50))[0]
     print(f"  wall plans per task: {' / '.join(f'{v:.0%}' for v in share)}")
@@ -121,6 +123,8 @@ def wall_report(den: PlanDenoiser, plans: int) -> dict[str, list[float]]:
     if depth:
         q = np.percentile(depth, [25, 50, 75])
         print(f"  depth into the wall (quartiles): {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f}")
+        top = ", ".join(f"{k}: {v}" for k, v in cells.most_common(4))
+        print(f"  wall cells hit most (states): {top}")
     return {"wall_share_by_task": share, "wall_states_by_bin": bins.tolist(), "depth": depth}
 
 
