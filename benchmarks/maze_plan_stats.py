@@ -48,12 +48,9 @@ def sample_plans(den: PlanDenoiser, start, goal, n: int, seed: int, scale: float
     return den.decode(x, start)
 
 
-def task_stats(
-    den: PlanDenoiser, maze: MazeMap, start, goal, n: int, seed: int, scale: float
-) -> np.ndarray:
-    """The statistics of ``NAMES`` over ``n`` pyramid plans of one task at guidance ``scale``."""
-    cfg = den.cfg
-    plans = sample_plans(den, start, goal, n, seed, scale)
+def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, plans: np.ndarray) -> np.ndarray:
+    """The statistics of ``NAMES`` over one task's (n, S, 2) plans."""
+    cfg, n = den.cfg, len(plans)
     jumps = np.linalg.norm(
         np.diff(np.concatenate([np.tile(start, (n, 1, 1)), plans], 1), axis=1), axis=-1
     )
@@ -76,24 +73,18 @@ def task_stats(
     )
 
 
-def planner_stats(den: PlanDenoiser, plans: int, scale: float) -> np.ndarray:
-    """Mean of :func:`task_stats` over the maze's 5 tasks (task i sampled with seed i)."""
+def planner_stats(
+    den: PlanDenoiser, plans: int, scale: float
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Mean of :func:`task_stats` over the maze's 5 tasks (task i sampled with seed i), and the
+    plans of each task."""
     maze = MazeMap.load(den.cfg.maze)
-    return np.mean(
-        [
-            task_stats(
-                den,
-                maze,
-                cell_to_xy(np.array(s, float)),
-                cell_to_xy(np.array(g, float)),
-                plans,
-                seed,
-                scale,
-            )
-            for seed, (s, g) in enumerate(TASKS[den.cfg.maze])
-        ],
-        axis=0,
-    )
+    stats, sampled = [], []
+    for seed, (s, g) in enumerate(TASKS[den.cfg.maze]):
+        start, goal = cell_to_xy(np.array(s, float)), cell_to_xy(np.array(g, float))
+        sampled.append(sample_plans(den, start, goal, plans, seed, scale))
+        stats.append(task_stats(den, maze, start, goal, sampled[-1]))
+    return np.mean(stats, axis=0), sampled
 
 
 def wall_depth(maze: MazeMap, pts: np.ndarray) -> np.ndarray:
@@ -104,13 +95,11 @@ def wall_depth(maze: MazeMap, pts: np.ndarray) -> np.ndarray:
     return np.sqrt((gap**2).sum(-1)).min(axis=1)
 
 
-def wall_report(den: PlanDenoiser, plans: int) -> dict[str, list[float]]:
-    """Where the unguided plans of :func:`planner_stats` (same seeds) have states in walls."""
+def wall_report(den: PlanDenoiser, sampled: list[np.ndarray]) -> dict[str, list[float]]:
+    """Where the plans of each task (from :func:`planner_stats`) have states in walls."""
     maze = MazeMap.load(den.cfg.maze)
     share, index, depth, cells = [], [], [], Counter()
-    for seed, (s, g) in enumerate(TASKS[den.cfg.maze]):
-        start, goal = cell_to_xy(np.array(s, float)), cell_to_xy(np.array(g, float))
-        batch = sample_plans(den, start, goal, plans, seed, 0.0)
+    for seed, batch in enumerate(sampled):
         wall = in_wall(maze, batch)
         share.append(float(wall.any(1).mean()))
         index.extend(np.nonzero(wall)[1].tolist())
@@ -144,7 +133,7 @@ def main() -> None:
         model, cfg, step = load_planner(folder, ema=not args.raw)
         for gain in [0.0, *args.gains]:
             den = PlanDenoiser(model, cfg, levels=args.levels, guidance_gain=gain or 1.0)
-            stats = planner_stats(den, args.plans, args.scale if gain else 0.0)
+            stats, sampled = planner_stats(den, args.plans, args.scale if gain else 0.0)
             base = stats if base is None else base
             label = "unguided" if not gain else f"gain {gain:g}, scale {args.scale:g}"
             print(f"{folder} (step {step}, every={cfg.every}, {label}):")
@@ -156,7 +145,7 @@ def main() -> None:
                 | dict(zip(NAMES, map(float, stats), strict=True))
             )
             if args.walls and not gain:
-                rows[-1]["walls"] = wall_report(den, args.plans)
+                rows[-1]["walls"] = wall_report(den, sampled)
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "maze_plan_stats.json", rows)
 
