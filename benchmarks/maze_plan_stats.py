@@ -13,7 +13,10 @@ how the gain is calibrated. ``--walls`` also prints where the unguided plans ent
 share of wall plans per task, how far wall states lie along the plan (states in 50-state bins),
 the wall cells hit most, and how deep they are (distance to the nearest free cell, world units;
 the robot's disc has radius 0.4, so data states keep their centre at least that far from a wall
-cell). Rows go to ``benchmarks/results/maze_plan_stats.json``.
+cell). Each planner's header also gives its training loss (mean of the logged batches over the
+2000 steps up to its checkpoint) and the minutes it trained, read from its TensorBoard events
+(summed per event file, so pauses between resumes do not count).
+Rows go to ``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
         runs/maze/medium-dense-v-anchor runs/maze/medium-dense-v-anchor-inpaint \
@@ -117,6 +120,26 @@ def wall_report(den: PlanDenoiser, sampled: list[np.ndarray]) -> dict[str, list[
     return {"wall_share_by_task": share, "wall_states_by_bin": bins.tolist(), "depth": depth}
 
 
+def training_log(folder: str, step: int, window: int = 2000) -> tuple[float, float]:
+    """(mean logged training loss over steps (step - window, step], minutes trained up to step)
+    from the run's TensorBoard events; NaN where the folder has none."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    losses: dict[int, float] = {}
+    seconds = 0.0
+    for f in sorted((Path(folder) / "tb").glob("events.*")):
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        if "train/loss" not in acc.Tags()["scalars"]:
+            continue
+        events = [e for e in acc.Scalars("train/loss") if e.step <= step]
+        losses |= {e.step: e.value for e in events}
+        if len(events) > 1:
+            seconds += events[-1].wall_time - events[0].wall_time
+    recent = [v for k, v in losses.items() if k > step - window]
+    return (float(np.mean(recent)) if recent else float("nan")), seconds / 60
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("planners", nargs="+", help="planner folders (the first is the baseline)")
@@ -136,12 +159,17 @@ def main() -> None:
             stats, sampled = planner_stats(den, args.plans, args.scale if gain else 0.0)
             base = stats if base is None else base
             label = "unguided" if not gain else f"gain {gain:g}, scale {args.scale:g}"
-            print(f"{folder} (step {step}, every={cfg.every}, {label}):")
+            loss, minutes = training_log(folder, step)
+            print(
+                f"{folder} (step {step}, every={cfg.every}, {label}; training loss {loss:.3f}, "
+                f"{minutes:.0f} min):"
+            )
             for name, v, b in zip(NAMES, stats, base, strict=True):
                 ratio = f"  (x{v / b:.2f} of the baseline)" if b > 0 and not gain else ""
                 print(f"  {name:>22}: {v:.3f}{ratio}")
             rows.append(
                 {"planner": folder, "step": step, "gain": gain, "scale": args.scale if gain else 0}
+                | {"training loss": loss, "minutes": minutes}
                 | dict(zip(NAMES, map(float, stats), strict=True))
             )
             if args.walls and not gain:

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mctd_diffusion.maze import planners as PL
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerArch, build_model
+from mctd_diffusion.maze.planner import PlannerArch, SkipX0Denoiser, build_model, position_features
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 
 MAZE = MazeMap.load("medium")
@@ -168,10 +168,11 @@ def test_plans_without_inpainting_do_not_pin_the_start():
 
 @pytest.mark.parametrize("net", ["transformer", "unet"])
 @pytest.mark.parametrize("token_size", [1, 2, 4, 5, 8, 10, 20, 40])
-def test_shapes_for_every_token_size(net, token_size):
+@pytest.mark.parametrize("fourier", [0, 3])
+def test_shapes_for_every_token_size(net, token_size, fourier):
     cfg = _arch(
         token_size=token_size, d_model=8, net=net, unet_levels=2, inpaint="start",
-        neighbour=net == "transformer",
+        neighbour=net == "transformer", fourier=fourier,
     )  # fmt: skip
     model = build_model(cfg)
     n = 40 // token_size
@@ -184,10 +185,53 @@ def test_shapes_for_every_token_size(net, token_size):
     assert res.calls == den.last_row and res.info["candidates"][0].shape == (40, 2)
 
 
+def test_position_features_closed_form():
+    """sin / cos of 2π·u / period for the periods 8, 4, 2, ...: exact values on a grid, period 8
+    in every octave, and cell boundaries (integer u) at zero phase of the 1-unit octave."""
+    u = torch.tensor([[0.0, 1.0], [2.0, -0.25]])
+    f = position_features(u, 4)  # per coordinate: sin x4 then cos x4
+    assert f.shape == (2, 2 * 2 * 4)
+    periods = torch.tensor([8.0, 4.0, 2.0, 1.0])
+    for i in range(2):
+        for d in range(2):
+            ang = 2 * torch.pi * u[i, d] / periods
+            torch.testing.assert_close(f[i, d * 8 : d * 8 + 4], ang.sin())
+            torch.testing.assert_close(f[i, d * 8 + 4 : d * 8 + 8], ang.cos())
+    torch.testing.assert_close(position_features(u + 8, 4), f, atol=1e-5, rtol=0)
+    assert position_features(torch.arange(-3.0, 4.0)[:, None], 4)[:, 3].abs().max() < 1e-5
+
+
+class _Record(torch.nn.Module):
+    """A stand-in network that keeps its input and predicts zeros."""
+
+    def forward(self, inp, t):
+        self.inp = inp
+        return torch.zeros(*inp.shape[:-1], 8)
+
+
+def test_fourier_inputs_are_features_of_the_clean_estimate():
+    """The network reads [x_t, features(x_t / sqrt(abar_t)), neighbour inputs], per token level."""
+    abar = torch.linspace(0.99, 0.01, 1000)
+    den = SkipX0Denoiser(_Record(), abar, neighbour=True, fourier=3)
+    x, t = torch.randn(2, 5, 8), torch.randint(0, 1000, (2, 5))
+    den(x, t)
+    inp = den.net.inp
+    assert inp.shape[-1] == 8 + 8 * 2 * 3 + 8 + 1
+    torch.testing.assert_close(inp[..., :8], x)
+    est = x / abar[t][..., None].sqrt()
+    torch.testing.assert_close(inp[..., 8:56], position_features(est, 3))
+    torch.testing.assert_close(inp[:, 1:, 56:64], x[:, :-1])
+    plain = SkipX0Denoiser(_Record(), abar, neighbour=True)
+    plain(x, t)
+    assert plain.net.inp.shape[-1] == 17
+
+
 def test_bad_planner_options_are_refused():
     with pytest.raises(ValueError, match="net"):
         PlannerArch(net="mlp")
     with pytest.raises(ValueError, match="inpaint"):
         PlannerArch(inpaint="goal")
+    with pytest.raises(ValueError, match="fourier"):
+        PlannerArch(fourier=-1)
     with pytest.raises(ValueError, match="tokens of 3"):
         _ = PlannerArch(token_size=3, plan_steps=40).n_tokens

@@ -168,6 +168,10 @@ def maze(
     batch_size: Annotated[
         int, typer.Option(parser=int_option(1), help="Training windows per step.")
     ] = 64,
+    fourier: Annotated[
+        int,
+        typer.Option(parser=int_option(0), help="Octaves of sin/cos position features (0: none)."),
+    ] = 0,
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
@@ -197,6 +201,7 @@ def maze(
                 lr=lr,
                 unet_levels=unet_levels,
                 batch_size=batch_size,
+                fourier=fourier,
             )
         run_dir = out or new_run_dir(f"maze-{maze}")
         with locked(run_dir, "mctd-train maze"):

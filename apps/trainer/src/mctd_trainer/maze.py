@@ -54,6 +54,7 @@ def planner_config(
     lr: float = 2e-3,
     unet_levels: int = 3,
     batch_size: int = 64,
+    fourier: int = 0,
 ) -> tuple[Any, Any]:
     """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5);
     the transformer gets neighbour inputs, the U-Net (``net="unet"``, channels d_model·2^i)
@@ -85,6 +86,7 @@ def planner_config(
             token_size=token_size,
             inpaint=inpaint,
             unet_levels=unet_levels,
+            fourier=fourier,
         )
         arch.n_tokens  # noqa: B018 (checks that the plan splits into tokens)
     except ValueError as e:

@@ -29,6 +29,8 @@ from mctd_diffusion.denoisers import TransformerDenoiser, UNet1D
 from mctd_diffusion.maze.maps import HORIZON, MazeMap, cell_to_xy
 from mctd_diffusion.schedulers import DDIMScheduler
 
+MAX_OCTAVES = 6
+
 
 @dataclass(frozen=True)
 class PlannerArch:
@@ -49,6 +51,7 @@ class PlannerArch:
     net: str = "transformer"  # or "unet": UNet1D, channels d_model·2^i for i < unet_levels
     unet_levels: int = 3
     inpaint: str = "none"  # "start": state 0 is the start; "start_goal": and the last the goal
+    fourier: int = 0  # octaves of sin/cos position features per state (0: none; see SkipX0Denoiser)
 
     def __post_init__(self) -> None:
         if self.net not in ("transformer", "unet"):
@@ -57,6 +60,8 @@ class PlannerArch:
             raise ValueError(f"unknown inpaint {self.inpaint!r}; expected none|start|start_goal")
         if self.token_size < 1 or self.unet_levels < 1:
             raise ValueError("token_size and unet_levels must be at least 1")
+        if not 0 <= self.fourier <= MAX_OCTAVES:
+            raise ValueError(f"fourier must lie in [0, {MAX_OCTAVES}], got {self.fourier}")
 
     @property
     def horizon(self) -> int:
@@ -209,6 +214,11 @@ class SkipX0Denoiser(nn.Module):
     so a token continuing its clean predecessor is the network's default rather than a position
     it has to copy across the attention layers.
 
+    With ``fourier`` = K each token's input also carries sin / cos features of its states at K
+    octaves (``position_features`` of x_t / sqrt(abar), the level's estimate of the clean states):
+    a network reads the walls' sharp layout from these far sooner than from raw coordinates
+    (Fourier features, Tancik et al., 2020); at high noise they are noise and the level says so.
+
     With ``neighbour`` each token's input also carries its left neighbour's tokens and level
     (token 0's neighbour is the context): [x_n, x_{n-1}, t_{n-1}/T]. A small transformer trained
     briefly on CPU otherwise never learns that a token must continue from its predecessor (its
@@ -223,20 +233,23 @@ class SkipX0Denoiser(nn.Module):
         alphas_cumprod: torch.Tensor,
         neighbour: bool = True,
         anchor: bool = False,
+        fourier: int = 0,
     ) -> None:
         super().__init__()
-        self.net, self.neighbour, self.anchor = net, neighbour, anchor
+        self.net, self.neighbour, self.anchor, self.fourier = net, neighbour, anchor, fourier
         self.register_buffer("abar", alphas_cumprod.to(torch.float32), persistent=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device).expand(x.shape[:2])
         ab = self.abar[t.clamp_min(0)][..., None]
         inp = x
+        if self.fourier:
+            inp = torch.cat([x, position_features(x / ab.sqrt(), self.fourier)], dim=-1)
         if self.neighbour:
             prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
             t_prev = torch.cat([t[:, :1], t[:, :-1]], dim=1).clamp_min(0)
             level = (t_prev.to(x.dtype) / len(self.abar))[..., None]
-            inp = torch.cat([x, prev, level], dim=-1)
+            inp = torch.cat([inp, prev, level], dim=-1)
         out = self.net(inp, t)[..., : x.shape[-1]]
         if not self.anchor:
             return ab.sqrt() * x + (1 - ab).sqrt() * out
@@ -252,12 +265,21 @@ class SkipX0Denoiser(nn.Module):
         return last.repeat(1, 1, x.shape[-1] // 2)
 
 
+def position_features(u: torch.Tensor, octaves: int) -> torch.Tensor:
+    """(.., D) normalised coordinates -> (.., 2·D·octaves): sin and cos of 2π·u / period for the
+    periods 2^(3 - k), k < octaves (8, 4, 2, 1, 0.5, 0.25 units; with pos_scale 4 a unit is a
+    cell, so the coarsest octave tells the maze's halves apart and the finest a cell's quarters)."""
+    periods = 2.0 ** (3 - torch.arange(octaves, dtype=u.dtype, device=u.device))
+    angle = (2 * math.pi) * u[..., None] / periods
+    return torch.cat([angle.sin(), angle.cos()], dim=-1).flatten(-2)
+
+
 def build_model(cfg: PlannerArch) -> SkipX0Denoiser:
     """The shared transformer or temporal U-Net denoiser (one noise level per token) as an x0
     predictor."""
     if cfg.anchor and cfg.relative:
         raise ValueError("anchor and relative exclude each other: anchors are absolute states")
-    in_dim = 2 * cfg.token_dim + 1 if cfg.neighbour else cfg.token_dim
+    in_dim = cfg.token_dim * (1 + 2 * cfg.fourier) + (cfg.token_dim + 1 if cfg.neighbour else 0)
     net: nn.Module
     if cfg.net == "transformer":
         net = TransformerDenoiser(
@@ -270,7 +292,9 @@ def build_model(cfg: PlannerArch) -> SkipX0Denoiser:
     else:
         channels = tuple(cfg.d_model * 2**i for i in range(cfg.unet_levels))
         net = UNet1D(in_dim, channels=channels, emb_dim=cfg.d_model)
-    return SkipX0Denoiser(net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour, cfg.anchor)
+    return SkipX0Denoiser(
+        net, make_scheduler(cfg).alphas_cumprod, cfg.neighbour, cfg.anchor, cfg.fourier
+    )
 
 
 def make_scheduler(cfg: PlannerArch) -> DDIMScheduler:
