@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 from mctd_diffusion.maze import data as D
 from mctd_diffusion.maze.env import collides
-from mctd_diffusion.maze.maps import MazeMap
+from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
 
 
 def test_generate_shapes_and_validity():
@@ -28,3 +29,27 @@ def test_cache_round_trip(tmp_path, monkeypatch):
     monkeypatch.setattr(D, "generate", lambda *a, **k: calls.append(a))
     again = D.load_dataset("medium", episodes=2, steps=30, seed=0)
     assert not calls and np.array_equal(first.obs, again.obs)
+
+
+def test_free_cell_goals_reach_corner_centres():
+    """Junction goals make the oracle cut across bends, so it seldom comes near the centre of a
+    corner cell (the starts of medium tasks 1, 2, 3 and 5); free-cell goals also send it there.
+    Both stay collision-free."""
+    maze = MazeMap.load("medium")
+    corners = cell_to_xy(np.array([maze.tasks[k][0] for k in (0, 1, 2, 4)], float))
+    near = {}
+    for goals in D.GOALS:
+        ds = D.generate("medium", episodes=40, steps=400, seed=0, goals=goals)
+        assert not collides(maze, ds.obs.reshape(-1, 2)).any()
+        dist = np.linalg.norm(ds.obs.reshape(-1, 1, 2) - corners, axis=-1)
+        near[goals] = int((dist < 1.0).sum())
+    assert near["cells"] > 2 * near["junctions"], near
+
+
+def test_unknown_goals_are_refused_and_cached_apart(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="unknown data goals 'rooms'"):
+        D.generate("medium", 1, 5, seed=0, goals="rooms")
+    monkeypatch.setenv("MCTD_CACHE", str(tmp_path))
+    a = D.load_dataset("medium", episodes=2, steps=30, seed=0)
+    b = D.load_dataset("medium", episodes=2, steps=30, seed=0, goals="cells")
+    assert len(list((tmp_path / "maze").iterdir())) == 2 and not np.array_equal(a.obs, b.obs)

@@ -210,7 +210,8 @@ class _Record(torch.nn.Module):
 
 
 def test_fourier_inputs_are_features_of_the_clean_estimate():
-    """The network reads [x_t, features(x_t / sqrt(abar_t)), neighbour inputs], per token level."""
+    """The network reads [x_t, abar_t·features(x_t / sqrt(abar_t)), neighbour inputs], per token
+    level."""
     abar = torch.linspace(0.99, 0.01, 1000)
     den = SkipX0Denoiser(_Record(), abar, neighbour=True, fourier=3)
     x, t = torch.randn(2, 5, 8), torch.randint(0, 1000, (2, 5))
@@ -218,8 +219,8 @@ def test_fourier_inputs_are_features_of_the_clean_estimate():
     inp = den.net.inp
     assert inp.shape[-1] == 8 + 8 * 2 * 3 + 8 + 1
     torch.testing.assert_close(inp[..., :8], x)
-    est = x / abar[t][..., None].sqrt()
-    torch.testing.assert_close(inp[..., 8:56], position_features(est, 3))
+    ab = abar[t][..., None]
+    torch.testing.assert_close(inp[..., 8:56], ab * position_features(x / ab.sqrt(), 3))
     torch.testing.assert_close(inp[:, 1:, 56:64], x[:, :-1])
     plain = SkipX0Denoiser(_Record(), abar, neighbour=True)
     plain(x, t)

@@ -172,6 +172,9 @@ def maze(
         int,
         typer.Option(parser=int_option(0), help="Octaves of sin/cos position features (0: none)."),
     ] = 0,
+    data_goals: Annotated[
+        str, typer.Option(help="Goal cells of the training data: junctions, or cells (any free).")
+    ] = "junctions",
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
@@ -202,6 +205,7 @@ def maze(
                 unet_levels=unet_levels,
                 batch_size=batch_size,
                 fourier=fourier,
+                data_goals=data_goals,
             )
         run_dir = out or new_run_dir(f"maze-{maze}")
         with locked(run_dir, "mctd-train maze"):

@@ -55,14 +55,18 @@ def planner_config(
     unet_levels: int = 3,
     batch_size: int = 64,
     fourier: int = 0,
+    data_goals: str = "junctions",
 ) -> tuple[Any, Any]:
     """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5);
     the transformer gets neighbour inputs, the U-Net (``net="unet"``, channels d_model·2^i)
     sees its neighbours through its convolutions."""
     from mctd_diffusion.maze import MAZES, PlannerArch, PlannerTraining
+    from mctd_diffusion.maze.data import GOALS
 
     if maze not in MAZES:
         raise UserError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
+    if data_goals not in GOALS:
+        raise UserError(f"unknown --data-goals {data_goals!r}; expected one of {', '.join(GOALS)}")
     if loss_weight not in ("x0", "v"):
         raise UserError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
     if anchor and relative:
@@ -100,6 +104,7 @@ def planner_config(
         seed=seed,
         loss_weight=loss_weight,
         ema=ema,
+        data_goals=data_goals,
     )
     return arch, training
 

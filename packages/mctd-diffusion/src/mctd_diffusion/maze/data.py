@@ -1,9 +1,12 @@
 """The "navigate" dataset: a noisy BFS oracle wandering between junctions, cached on disk.
 
 Each episode starts at a random free cell (uniform jitter of ±1 inside it) and heads for a random
-junction / dead-end cell. The oracle's action is the unit vector from the point to the centre of
-the next cell on the shortest path (the goal's centre inside the goal cell), plus N(0, 0.5²) noise;
-on arrival (within 1.0 of the goal centre) a new goal is drawn. Generated once per
+goal cell: a junction / dead-end cell (``goals="junctions"``, the default), or any free cell
+(``goals="cells"``). With junction goals the oracle cuts across the corners of bends, so the
+centres of corner cells (where most evaluation tasks start) are almost never visited; free-cell
+goals bring the data there too. The oracle's action is the unit vector from the point to the
+centre of the next cell on the shortest path (the goal's centre inside the goal cell), plus
+N(0, 0.5²) noise; on arrival (within 1.0 of the goal centre) a new goal is drawn. Generated once per
 (maze, seed, size) and cached as npz (temp file + rename) under $MCTD_CACHE or ~/.cache/mctd.
 """
 
@@ -44,14 +47,24 @@ class MazeDataset:
     actions: np.ndarray
 
 
+GOALS = ("junctions", "cells")
+
+
 def generate(
-    maze_name: str, episodes: int, steps: int, seed: int, noise: float = NOISE_STD
+    maze_name: str,
+    episodes: int,
+    steps: int,
+    seed: int,
+    noise: float = NOISE_STD,
+    goals: str = "junctions",
 ) -> MazeDataset:
     """Roll out ``episodes`` noisy-oracle episodes of ``steps`` steps in parallel (see module)."""
+    if goals not in GOALS:
+        raise ValueError(f"unknown data goals {goals!r}; expected one of {', '.join(GOALS)}")
     maze = MazeMap.load(maze_name)
     rng = np.random.default_rng(seed)
     free = np.array(maze.free_cells)
-    junctions = np.array(maze.junctions)
+    junctions = np.array(maze.junctions if goals == "junctions" else maze.free_cells)
     pos = cell_to_xy(free[rng.integers(len(free), size=episodes)])
     pos += rng.uniform(-1.0, 1.0, size=pos.shape)
     goals = junctions[rng.integers(len(junctions), size=episodes)]
@@ -75,14 +88,16 @@ def cache_dir() -> Path:
 
 
 def load_dataset(
-    maze_name: str, episodes: int = 400, steps: int = 1000, seed: int = 0
+    maze_name: str, episodes: int = 400, steps: int = 1000, seed: int = 0, goals: str = "junctions"
 ) -> MazeDataset:
     """The cached dataset for these arguments, generating and writing it atomically if absent."""
-    path = cache_dir() / "maze" / f"{maze_name}-e{episodes}-t{steps}-s{seed}-v{DATA_VERSION}.npz"
+    tag = "" if goals == "junctions" else f"-g{goals}"
+    name = f"{maze_name}-e{episodes}-t{steps}-s{seed}{tag}-v{DATA_VERSION}.npz"
+    path = cache_dir() / "maze" / name
     if path.exists():
         with np.load(path) as z:
             return MazeDataset(maze_name, z["obs"], z["actions"])
-    data = generate(maze_name, episodes, steps, seed)
+    data = generate(maze_name, episodes, steps, seed, goals=goals)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     try:

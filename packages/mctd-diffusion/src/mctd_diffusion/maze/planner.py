@@ -117,6 +117,7 @@ class PlannerTraining:
     data_episodes: int = 400
     data_steps: int = 1000
     data_seed: int = 0
+    data_goals: str = "junctions"  # the navigate data's goal cells: "junctions" or "cells"
     checkpoint_every: int = 500
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,9 +216,10 @@ class SkipX0Denoiser(nn.Module):
     it has to copy across the attention layers.
 
     With ``fourier`` = K each token's input also carries sin / cos features of its states at K
-    octaves (``position_features`` of x_t / sqrt(abar), the level's estimate of the clean states):
-    a network reads the walls' sharp layout from these far sooner than from raw coordinates
-    (Fourier features, Tancik et al., 2020); at high noise they are noise and the level says so.
+    octaves (``position_features`` of x_t / sqrt(abar), the level's estimate of the clean states),
+    scaled by abar, the share of x_t's variance that is signal: a network reads the walls' sharp
+    layout from these sooner than from raw coordinates (Fourier features, Tancik et al., 2020),
+    and at high noise, where they would be pure noise, they fade to zero.
 
     With ``neighbour`` each token's input also carries its left neighbour's tokens and level
     (token 0's neighbour is the context): [x_n, x_{n-1}, t_{n-1}/T]. A small transformer trained
@@ -244,7 +246,8 @@ class SkipX0Denoiser(nn.Module):
         ab = self.abar[t.clamp_min(0)][..., None]
         inp = x
         if self.fourier:
-            inp = torch.cat([x, position_features(x / ab.sqrt(), self.fourier)], dim=-1)
+            feats = position_features(x / ab.sqrt(), self.fourier)
+            inp = torch.cat([x, ab * feats], dim=-1)
         if self.neighbour:
             prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
             t_prev = torch.cat([t[:, :1], t[:, :-1]], dim=1).clamp_min(0)

@@ -94,7 +94,9 @@ class PlannerLoss:
         self.arch, self.train = arch, train
         self.codec = PlanCodec(arch)
         self.sched = make_scheduler(arch)
-        data = load_dataset(arch.maze, train.data_episodes, train.data_steps, train.data_seed)
+        data = load_dataset(
+            arch.maze, train.data_episodes, train.data_steps, train.data_seed, train.data_goals
+        )
         self.obs = torch.from_numpy(self.codec.normalise(data.obs).astype(np.float32))
 
     def __call__(
