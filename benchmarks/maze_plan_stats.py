@@ -13,9 +13,11 @@ how the gain is calibrated. ``--walls`` also prints where the unguided plans ent
 share of wall plans per task, how far wall states lie along the plan (states in 50-state bins),
 the wall cells hit most, and how deep they are (distance to the nearest free cell, world units;
 the robot's disc has radius 0.4, so data states keep their centre at least that far from a wall
-cell). Each planner's header also gives its training loss (mean of the logged batches over the
-2000 steps up to its checkpoint) and the minutes it trained, read from its TensorBoard events
-(summed per event file, so pauses between resumes do not count).
+cell), and where they jump over the warp threshold (per task, the share in the first 50
+states) with the mean step inside the first token. Each planner's header also gives its
+training loss (mean of the logged batches over the 2000 steps up to its checkpoint) and the
+minutes it trained, read from its TensorBoard events (summed per event file, so pauses between
+resumes do not count).
 Rows go to ``benchmarks/results/maze_plan_stats.json``.
 
 Run:  uv run --package mctd-trainer python benchmarks/maze_plan_stats.py \
@@ -120,6 +122,28 @@ def wall_report(den: PlanDenoiser, sampled: list[np.ndarray]) -> dict[str, list[
     return {"wall_share_by_task": share, "wall_states_by_bin": bins.tolist(), "depth": depth}
 
 
+def jump_report(den: PlanDenoiser, sampled: list[np.ndarray]) -> dict[str, list[float]]:
+    """Where the plans of each task jump over the warp threshold, and how far the first token's
+    states move per step against the states after the first 100 (data: at most 0.28)."""
+    warp, k = den.default_warp(), den.cfg.token_size
+    per_task, index, first, later = [], [], [], []
+    for (s, _), batch in zip(TASKS[den.cfg.maze], sampled, strict=True):
+        start = np.tile(cell_to_xy(np.array(s, float)), (len(batch), 1, 1))
+        steps = np.linalg.norm(np.diff(np.concatenate([start, batch], 1), axis=1), axis=-1)
+        per_task.append(float((steps > warp).sum(1).mean()))
+        index.extend(np.nonzero(steps > warp)[1].tolist())
+        first.append(float(steps[:, 1:k].mean()))
+        later.append(float(steps[:, 100:].mean()))
+    early = float(np.mean(np.array(index) < 50)) if index else 0.0
+    print(f"  over-warp jumps per plan, per task: {' / '.join(f'{v:.1f}' for v in per_task)}")
+    print(f"  share of them in the first 50 states: {early:.0%}")
+    print(
+        f"  mean step in the first token per task: {' / '.join(f'{v:.2f}' for v in first)}"
+        f" (after state 100: {np.mean(later):.2f})"
+    )
+    return {"jumps_by_task": per_task, "jumps_first_50": [early], "first_token_step": first}
+
+
 def training_log(folder: str, step: int, window: int = 2000) -> tuple[float, float]:
     """(mean logged training loss over steps (step - window, step], minutes trained up to step)
     from the run's TensorBoard events; NaN where the folder has none."""
@@ -147,7 +171,7 @@ def main() -> None:
     ap.add_argument("--gains", type=float, nargs="*", default=[], help="guidance gains to try")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance scale with --gains")
     ap.add_argument("--raw", action="store_true", help="raw weights, not the EMA ones")
-    ap.add_argument("--walls", action="store_true", help="also where plans enter walls")
+    ap.add_argument("--walls", action="store_true", help="also where plans hit walls and jump")
     ap.add_argument("--levels", type=int, default=50, help="DDIM levels per token")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -174,6 +198,7 @@ def main() -> None:
             )
             if args.walls and not gain:
                 rows[-1]["walls"] = wall_report(den, sampled)
+                rows[-1]["jumps"] = jump_report(den, sampled)
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "maze_plan_stats.json", rows)
 
