@@ -1,4 +1,4 @@
-"""The "navigate" dataset: a noisy BFS oracle wandering between junctions, cached on disk.
+"""The "navigate" dataset: a noisy BFS oracle wandering between goal cells, cached on disk.
 
 Each episode starts at a random free cell (uniform jitter of ±1 inside it) and heads for a random
 goal cell: a junction / dead-end cell (``goals="junctions"``, the default), or any free cell
@@ -64,18 +64,18 @@ def generate(
     maze = MazeMap.load(maze_name)
     rng = np.random.default_rng(seed)
     free = np.array(maze.free_cells)
-    junctions = np.array(maze.junctions if goals == "junctions" else maze.free_cells)
+    goal_cells = np.array(maze.junctions if goals == "junctions" else maze.free_cells)
     pos = cell_to_xy(free[rng.integers(len(free), size=episodes)])
     pos += rng.uniform(-1.0, 1.0, size=pos.shape)
-    goals = junctions[rng.integers(len(junctions), size=episodes)]
+    target = goal_cells[rng.integers(len(goal_cells), size=episodes)]
     obs = np.empty((episodes, steps + 1, 2))
     acts = np.empty((episodes, steps, 2))
     obs[:, 0] = pos
     for t in range(steps):
-        arrived = np.linalg.norm(pos - cell_to_xy(goals), axis=1) <= SUCCESS_RADIUS
+        arrived = np.linalg.norm(pos - cell_to_xy(target), axis=1) <= SUCCESS_RADIUS
         if arrived.any():
-            goals[arrived] = junctions[rng.integers(len(junctions), size=int(arrived.sum()))]
-        a = oracle_action(maze, pos, goals) + noise * rng.standard_normal(pos.shape)
+            target[arrived] = goal_cells[rng.integers(len(goal_cells), size=int(arrived.sum()))]
+        a = oracle_action(maze, pos, target) + noise * rng.standard_normal(pos.shape)
         a = np.clip(a, -1.0, 1.0)
         pos = step(maze, pos, a)
         acts[:, t], obs[:, t + 1] = a, pos
