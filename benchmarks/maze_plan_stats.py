@@ -53,12 +53,16 @@ def sample_plans(den: PlanDenoiser, start, goal, n: int, seed: int, scale: float
     return den.decode(x, start)
 
 
+def plan_moves(start: np.ndarray, plans: np.ndarray) -> np.ndarray:
+    """(n, S) lengths of the moves of (n, S, 2) plans from ``start``: move i ends at state i."""
+    first = np.tile(start, (len(plans), 1, 1))
+    return np.linalg.norm(np.diff(np.concatenate([first, plans], 1), axis=1), axis=-1)
+
+
 def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, plans: np.ndarray) -> np.ndarray:
     """The statistics of ``NAMES`` over one task's (n, S, 2) plans."""
-    cfg, n = den.cfg, len(plans)
-    jumps = np.linalg.norm(
-        np.diff(np.concatenate([np.tile(start, (n, 1, 1)), plans], 1), axis=1), axis=-1
-    )
+    cfg = den.cfg
+    jumps = plan_moves(start, plans)
     k = cfg.token_size
     boundary = jumps[:, k::k]
     inner = np.delete(jumps, np.r_[0, k::k], axis=1)
@@ -128,8 +132,7 @@ def jump_report(den: PlanDenoiser, sampled: list[np.ndarray]) -> dict[str, list[
     warp, k = den.default_warp(), den.cfg.token_size
     per_task, index, first, later = [], [], [], []
     for (s, _), batch in zip(TASKS[den.cfg.maze], sampled, strict=True):
-        start = np.tile(cell_to_xy(np.array(s, float)), (len(batch), 1, 1))
-        steps = np.linalg.norm(np.diff(np.concatenate([start, batch], 1), axis=1), axis=-1)
+        steps = plan_moves(cell_to_xy(np.array(s, float)), batch)
         per_task.append(float((steps > warp).sum(1).mean()))
         index.extend(np.nonzero(steps > warp)[1].tolist())
         first.append(float(steps[:, 1:k].mean()))
