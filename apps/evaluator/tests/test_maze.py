@@ -113,7 +113,7 @@ def test_rows_carry_the_maze_columns(maze_run: Path) -> None:
     saved = json.loads((maze_run / "config.json").read_text())["config"]
     params = saved["task_params"]["maze-medium"]
     assert params["dense"] == "medium-dense" and params["sparse"] == "medium-sparse"
-    assert params["levels"] == LEVELS and params["parallel"] == 25 and params["gain"] == 5.0
+    assert params["levels"] == LEVELS and params["parallel"] == 25 and params["gain"] == 0.25
 
 
 def test_best_of_n_is_matched_to_mctd_nfe(maze_run: Path, planners: Path, tmp_path: Path) -> None:
