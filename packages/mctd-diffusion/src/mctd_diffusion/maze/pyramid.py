@@ -81,9 +81,9 @@ class PlanDenoiser:
         max_step: float = 0.0,
     ) -> None:
         """``guidance_gain`` sets the unit of the guidance scales. The default is calibrated on
-        the medium maze's d 128 planner (``benchmarks/maze_plan_stats.py --gains``): the top
-        meta-action (s = 2, s·gain 0.5) is the strongest pull that still leaves valid plans, and
-        s = 1 (Diffuser / DF) brings 40 % of plans valid to the goal (unguided: 10 %)."""
+        the medium maze's d 128 planner (``benchmarks/maze_plan_stats.py --gains``; the
+        package README's guidance-gain figures): the top meta-action (s = 2, s·gain 0.5) is the
+        strongest pull that still leaves valid plans."""
         self.model, self.cfg, self.levels = model.eval(), cfg, levels
         self.guidance_gain = guidance_gain
         self.project_walls, self.max_step = project_walls, max_step
