@@ -28,7 +28,7 @@ from mctd_diffusion.maze.evaluate import (
     summarize,
 )
 from mctd_diffusion.maze.planner import PlannerArch, PlannerTraining
-from mctd_diffusion.maze.pyramid import PlanDenoiser
+from mctd_diffusion.maze.pyramid import GUIDANCE_GAIN, PlanDenoiser
 from mctd_trainer.maze import load_planner, train_maze
 
 ROOT = Path(__file__).resolve().parent
@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=50, help="DDIM levels of the pyramid")
     ap.add_argument("--scale", type=float, default=1.0, help="guidance of Diffuser / DF")
     ap.add_argument("--warp-factor", type=float, default=1.0, help="x the paper's thresholds")
-    ap.add_argument("--gain", type=float, default=0.25, help="guidance unit (PlanDenoiser)")
+    ap.add_argument("--gain", type=float, default=GUIDANCE_GAIN, help="guidance unit")
     ap.add_argument("--dense-steps", type=int, default=2000)
     ap.add_argument("--sparse-steps", type=int, default=4000)
     ap.add_argument(

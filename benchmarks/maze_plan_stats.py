@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from mctd_diffusion.maze.maps import CELL, TASKS, MazeMap, cell_to_xy, xy_to_cell
 from mctd_diffusion.maze.pyramid import PlanDenoiser
-from mctd_diffusion.maze.value import in_wall, score_plans
+from mctd_diffusion.maze.value import in_wall, plan_moves, score_plans
 from mctd_trainer.maze import load_planner
 from mctd_tree.files import write_json
 
@@ -51,12 +51,6 @@ def sample_plans(den: PlanDenoiser, start, goal, n: int, seed: int, scale: float
     rows = torch.zeros(n, dtype=torch.long)
     x = den.advance(x, st, gl, rows, torch.full((n,), den.last_row), torch.full((n,), scale))
     return den.decode(x, start)
-
-
-def plan_moves(start: np.ndarray, plans: np.ndarray) -> np.ndarray:
-    """(n, S) lengths of the moves of (n, S, 2) plans from ``start``: move i ends at state i."""
-    first = np.tile(start, (len(plans), 1, 1))
-    return np.linalg.norm(np.diff(np.concatenate([first, plans], 1), axis=1), axis=-1)
 
 
 def task_stats(den: PlanDenoiser, maze: MazeMap, start, goal, plans: np.ndarray) -> np.ndarray:

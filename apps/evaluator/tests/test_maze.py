@@ -110,10 +110,13 @@ def test_rows_carry_the_maze_columns(maze_run: Path) -> None:
     for m in ("mctd", "s_mctd"):
         assert 1 <= rows[m]["expansions"] <= 4 and rows[m]["calls"] >= rows[m]["expansions"]
     assert rows["df"]["calls"] == LEVELS + 10 - 1  # one call per pyramid row (10 tokens)
+    from mctd_diffusion.maze.pyramid import GUIDANCE_GAIN
+
     saved = json.loads((maze_run / "config.json").read_text())["config"]
     params = saved["task_params"]["maze-medium"]
     assert params["dense"] == "medium-dense" and params["sparse"] == "medium-sparse"
-    assert params["levels"] == LEVELS and params["parallel"] == 25 and params["gain"] == 0.25
+    assert params["levels"] == LEVELS and params["parallel"] == 25
+    assert params["gain"] == GUIDANCE_GAIN == 0.25  # the task's default follows the library's
 
 
 def test_best_of_n_is_matched_to_mctd_nfe(maze_run: Path, planners: Path, tmp_path: Path) -> None:

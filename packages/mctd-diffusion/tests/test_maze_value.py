@@ -11,13 +11,19 @@ from mctd_diffusion.maze.evaluate import (
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
 from mctd_diffusion.maze.planner import PlannerArch, build_model
 from mctd_diffusion.maze.pyramid import PlanDenoiser
-from mctd_diffusion.maze.value import cut_at_reach, score_plans
+from mctd_diffusion.maze.value import cut_at_reach, plan_moves, score_plans
 
 MAZE = MazeMap.load("medium")
 
 
 def _line(a, b, n):
     return np.linspace(a, b, n + 1)[1:]
+
+
+def test_plan_moves_start_from_the_start():
+    plans = np.array([[[3.0, 4.0], [3.0, 5.0]], [[0.0, 0.0], [0.0, -2.0]]])
+    moves = plan_moves(np.zeros(2), plans)
+    np.testing.assert_allclose(moves, [[5.0, 1.0], [0.0, 2.0]])
 
 
 def test_value_is_early_reach_fraction():

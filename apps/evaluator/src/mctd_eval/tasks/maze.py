@@ -40,7 +40,7 @@ class MazeTask(TaskBase):
     dense: str = ""  # dense planner folder, relative to --model unless absolute ("": <maze>-dense)
     sparse: str = ""  # sparse planner folder (S-/Fast-MCTD; "": <maze>-sparse)
     levels: int = 50  # DDIM levels of the pyramid schedule
-    gain: float = 0.25  # guidance unit of the planner (PlanDenoiser.guidance_gain)
+    gain: float = 0.25  # guidance unit: mctd_diffusion.maze.pyramid.GUIDANCE_GAIN (lazy import)
     parallel: int = 25  # K, leaves per iteration of P-MCTD / Fast-MCTD
     scale: float = 1.0  # guidance scale of diffuser / df
     warp_factor: float = 1.0  # x the paper's warp (jump) thresholds of the value check

@@ -39,6 +39,10 @@ from mctd_diffusion.maze.planner import PlanCodec, PlannerArch, make_scheduler
 from mctd_diffusion.parameterisation import to_x0_eps
 
 WALL_MARGIN = 0.1
+# the guidance unit, calibrated on the medium maze's d 128 planner (`maze_plan_stats.py --gains`,
+# the package README): the top meta-action (s = 2, s·gain 0.5) is the strongest pull that still
+# leaves valid plans
+GUIDANCE_GAIN = 0.25
 _NEIGHBOURHOOD = torch.tensor([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)])
 
 
@@ -76,14 +80,11 @@ class PlanDenoiser:
         model: nn.Module,
         cfg: PlannerArch,
         levels: int = 50,
-        guidance_gain: float = 0.25,
+        guidance_gain: float = GUIDANCE_GAIN,
         project_walls: bool = False,
         max_step: float = 0.0,
     ) -> None:
-        """``guidance_gain`` sets the unit of the guidance scales. The default is calibrated on
-        the medium maze's d 128 planner (``benchmarks/maze_plan_stats.py --gains``; the
-        package README's guidance-gain figures): the top meta-action (s = 2, s·gain 0.5) is the
-        strongest pull that still leaves valid plans."""
+        """``guidance_gain`` sets the unit of the guidance scales (default: ``GUIDANCE_GAIN``)."""
         self.model, self.cfg, self.levels = model.eval(), cfg, levels
         self.guidance_gain = guidance_gain
         self.project_walls, self.max_step = project_walls, max_step

@@ -36,6 +36,13 @@ def in_wall(maze: MazeMap, pts: np.ndarray) -> np.ndarray:
     return (maze.grid[i, j] == 1) | (i != c[..., 0]) | (j != c[..., 1])
 
 
+def plan_moves(start: np.ndarray, plans: np.ndarray) -> np.ndarray:
+    """(B, S) lengths of the moves of (B, S, 2) plans from ``start``: move i ends at state i."""
+    plans = np.asarray(plans, dtype=np.float64)
+    first = np.broadcast_to(np.asarray(start, float), (len(plans), 1, 2))
+    return np.linalg.norm(np.diff(np.concatenate([first, plans], axis=1), axis=1), axis=-1)
+
+
 def score_plans(
     maze: MazeMap,
     plans: np.ndarray,
@@ -47,10 +54,9 @@ def score_plans(
 ) -> PlanScore:
     """Score world-frame plans (B, S, 2); see the module docstring."""
     plans = np.asarray(plans, dtype=np.float64)
-    b, s, _ = plans.shape
-    seq = np.concatenate([np.broadcast_to(np.asarray(start, float), (b, 1, 2)), plans], axis=1)
-    jumps = np.linalg.norm(np.diff(seq, axis=1), axis=-1)
-    rejected = (jumps > warp).any(axis=1) | in_wall(maze, plans).any(axis=1)
+    s = plans.shape[1]
+    jumps = plan_moves(start, plans)
+    rejected = np.any(jumps > warp, axis=1) | in_wall(maze, plans).any(axis=1)
     dist = np.linalg.norm(plans - np.asarray(goal, float), axis=-1)
     within = dist <= reach
     first = np.where(within.any(axis=1), within.argmax(axis=1), -1)
