@@ -86,13 +86,13 @@ def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> No
 
 
 def test_maze_unet_inpainting_and_token_size_options(tmp_path: Path) -> None:
-    """--net unet / --inpaint / --token-size / --fourier / --data-goals / --lr reach the saved
-    arch and training; the planner loads back as a U-Net whose plans start at the start; bad
-    values are refused."""
+    """--net unet / --inpaint / --token-size / --fourier / --data-goals / --data-oracle / --lr
+    reach the saved arch and training; the planner loads back as a U-Net whose plans start at the
+    start; bad values are refused."""
     runner = CliRunner()
     run = tmp_path / "unet"
     opts = ["--net", "unet", "--d-model", "8", "--unet-levels", "2", "--inpaint", "start",
-            "--fourier", "2", "--data-goals", "cells"]  # fmt: skip
+            "--fourier", "2", "--data-goals", "cells", "--data-oracle", "doorway"]  # fmt: skip
     res = runner.invoke(
         app,
         ["maze", "--sparse", *opts, "--token-size", "5", "--lr", "5e-4", "--steps", "1", "--out",
@@ -104,6 +104,7 @@ def test_maze_unet_inpainting_and_token_size_options(tmp_path: Path) -> None:
     assert arch.fourier == 2 and model.fourier == 2
     training = load_config(run)["training"]
     assert training["lr"] == 5e-4 and training["data_goals"] == "cells" and step == 1
+    assert training["data_oracle"] == "doorway"
     assert type(model.net).__name__ == "UNet1D"
     for bad, why in (
         (["--net", "mlp"], "unknown planner net 'mlp'"),
@@ -111,6 +112,7 @@ def test_maze_unet_inpainting_and_token_size_options(tmp_path: Path) -> None:
         (["--token-size", "3"], "do not split into tokens of 3"),
         (["--fourier", "9"], "fourier must lie in [0, 6]"),
         (["--data-goals", "rooms"], "unknown --data-goals 'rooms'"),
+        (["--data-oracle", "wall"], "unknown --data-oracle 'wall'"),
     ):
         res = runner.invoke(app, ["maze", "--sparse", *bad, "--out", str(tmp_path / "bad")])
         assert res.exit_code != 0 and why in _text(res.output), res.output

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from mctd_diffusion.maze import data as D
-from mctd_diffusion.maze.env import collides
+from mctd_diffusion.maze.env import collides, step, wall_distance
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
 
 
@@ -53,3 +53,38 @@ def test_unknown_goals_are_refused_and_cached_apart(tmp_path, monkeypatch):
     a = D.load_dataset("medium", episodes=2, steps=30, seed=0)
     b = D.load_dataset("medium", episodes=2, steps=30, seed=0, goals="cells")
     assert len(list((tmp_path / "maze").iterdir())) == 2 and not np.array_equal(a.obs, b.obs)
+
+
+def test_wall_distance_closed_form():
+    """Medium cell (1, 1) has its centre at (0, 0), walls 2 units away at x < -2 and y < -2, and
+    free cells right of and below it (wall (1, 0) is the nearest from (1, 1.5))."""
+    maze = MazeMap.load("medium")
+    pts = np.array([[0.0, 0.0], [-1.5, 0.0], [1.0, -1.5], [1.0, 1.5], [-2.5, -2.5]])
+    np.testing.assert_allclose(wall_distance(maze, pts), [2.0, 0.5, 0.5, 3.0, 0.0])
+    assert list(collides(maze, pts)) == [False, False, False, False, True]
+
+
+def test_doorway_oracle_keeps_to_the_centre_line():
+    """Noise-free, round the bend at medium cell (3, 2) (down from (2, 2), then right to (3, 3)):
+    the centre oracle heads diagonally for (3, 3)'s centre and passes within 1.0 of the corner
+    of wall (2, 3) at (6, 6); the doorway oracle keeps at least 1.2 away. With noise, its whole
+    dataset keeps farther from walls."""
+    maze = MazeMap.load("medium")
+    goal = np.array([[3, 4]])
+    closest = {}
+    for oracle in D.ORACLES:
+        pos = cell_to_xy(np.array([[2, 2]], float))
+        gap = []
+        for _ in range(80):
+            pos = step(maze, pos, D.oracle_action(maze, pos, goal, oracle))
+            gap.append(np.linalg.norm(pos[0] - [6.0, 6.0]))
+        assert np.linalg.norm(pos[0] - cell_to_xy(goal[0])) < 0.2  # both arrive
+        closest[oracle] = min(gap)
+    assert closest["centre"] < 1.0 < 1.2 < closest["doorway"], closest
+    gaps = {
+        o: np.quantile(wall_distance(maze, D.generate("medium", 20, 300, 0, oracle=o).obs), 0.05)
+        for o in D.ORACLES
+    }
+    assert gaps["doorway"] > gaps["centre"] + 0.2, gaps
+    with pytest.raises(ValueError, match="unknown oracle 'wall'"):
+        D.generate("medium", 1, 5, seed=0, oracle="wall")

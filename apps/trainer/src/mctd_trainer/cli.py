@@ -175,6 +175,10 @@ def maze(
     data_goals: Annotated[
         str, typer.Option(help="Goal cells of the training data: junctions, or cells (any free).")
     ] = "junctions",
+    data_oracle: Annotated[
+        str,
+        typer.Option(help="Data oracle's target: centre (next cell's), or doorway (centre line)."),
+    ] = "centre",
 ) -> None:
     """Train the Diffusion Forcing planner of a point maze (for MCTD / Fast-MCTD planning)."""
     from mctd_trainer.maze import planner_config, reached_step, resume_config, train_maze
@@ -206,6 +210,7 @@ def maze(
                 batch_size=batch_size,
                 fourier=fourier,
                 data_goals=data_goals,
+                data_oracle=data_oracle,
             )
         run_dir = out or new_run_dir(f"maze-{maze}")
         with locked(run_dir, "mctd-train maze"):

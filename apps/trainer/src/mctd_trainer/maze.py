@@ -56,17 +56,22 @@ def planner_config(
     batch_size: int = 64,
     fourier: int = 0,
     data_goals: str = "junctions",
+    data_oracle: str = "centre",
 ) -> tuple[Any, Any]:
     """(architecture, training run) of the maze benchmark (dense every=1, or sparse every=5);
     the transformer gets neighbour inputs, the U-Net (``net="unet"``, channels d_model·2^i)
     sees its neighbours through its convolutions."""
     from mctd_diffusion.maze import MAZES, PlannerArch, PlannerTraining
-    from mctd_diffusion.maze.data import GOALS
+    from mctd_diffusion.maze.data import GOALS, ORACLES
 
     if maze not in MAZES:
         raise UserError(f"unknown maze {maze!r}; valid mazes: {', '.join(MAZES)}")
     if data_goals not in GOALS:
         raise UserError(f"unknown --data-goals {data_goals!r}; expected one of {', '.join(GOALS)}")
+    if data_oracle not in ORACLES:
+        raise UserError(
+            f"unknown --data-oracle {data_oracle!r}; expected one of {', '.join(ORACLES)}"
+        )
     if loss_weight not in ("x0", "v"):
         raise UserError(f"unknown loss weight {loss_weight!r}; expected 'x0' or 'v'")
     if anchor and relative:
@@ -105,6 +110,7 @@ def planner_config(
         loss_weight=loss_weight,
         ema=ema,
         data_goals=data_goals,
+        data_oracle=data_oracle,
     )
     return arch, training
 

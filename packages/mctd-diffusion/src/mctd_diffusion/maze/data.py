@@ -27,13 +27,24 @@ NOISE_STD = 0.5
 DATA_VERSION = 1
 
 
-def oracle_action(maze: MazeMap, pos: np.ndarray, goal_cells: np.ndarray) -> np.ndarray:
-    """Noise-free BFS oracle for a batch: unit vectors towards the next cell's centre."""
+ORACLES = ("centre", "doorway")
+DOORWAY_AHEAD = 0.625  # "doorway" target: this fraction of the way from a cell's centre to the next
+
+
+def oracle_action(
+    maze: MazeMap, pos: np.ndarray, goal_cells: np.ndarray, oracle: str = "centre"
+) -> np.ndarray:
+    """Noise-free BFS oracle for a batch: unit vectors towards the ``oracle``'s target (module)."""
+    if oracle not in ORACLES:
+        raise ValueError(f"unknown oracle {oracle!r}; expected one of {', '.join(ORACLES)}")
     table = next_cell_table(maze.name)
     cells = xy_to_cell(pos)
     g = np.asarray(goal_cells, dtype=np.int64).reshape(-1, 2)
-    nxt = table[g[:, 0], g[:, 1], cells[:, 0], cells[:, 1]]
-    diff = cell_to_xy(nxt) - pos
+    target = cell_to_xy(table[g[:, 0], g[:, 1], cells[:, 0], cells[:, 1]])
+    if oracle == "doorway":
+        here = cell_to_xy(cells)
+        target = here + DOORWAY_AHEAD * (target - here)
+    diff = target - pos
     norm = np.linalg.norm(diff, axis=1, keepdims=True)
     return diff / np.maximum(norm, 1e-6) * np.minimum(norm / 0.2, 1.0)
 
@@ -57,10 +68,13 @@ def generate(
     seed: int,
     noise: float = NOISE_STD,
     goals: str = "junctions",
+    oracle: str = "centre",
 ) -> MazeDataset:
     """Roll out ``episodes`` noisy-oracle episodes of ``steps`` steps in parallel (see module)."""
     if goals not in GOALS:
         raise ValueError(f"unknown data goals {goals!r}; expected one of {', '.join(GOALS)}")
+    if oracle not in ORACLES:
+        raise ValueError(f"unknown oracle {oracle!r}; expected one of {', '.join(ORACLES)}")
     maze = MazeMap.load(maze_name)
     rng = np.random.default_rng(seed)
     free = np.array(maze.free_cells)
@@ -75,7 +89,7 @@ def generate(
         arrived = np.linalg.norm(pos - cell_to_xy(target), axis=1) <= SUCCESS_RADIUS
         if arrived.any():
             target[arrived] = goal_cells[rng.integers(len(goal_cells), size=int(arrived.sum()))]
-        a = oracle_action(maze, pos, target) + noise * rng.standard_normal(pos.shape)
+        a = oracle_action(maze, pos, target, oracle) + noise * rng.standard_normal(pos.shape)
         a = np.clip(a, -1.0, 1.0)
         pos = step(maze, pos, a)
         acts[:, t], obs[:, t + 1] = a, pos
@@ -88,16 +102,22 @@ def cache_dir() -> Path:
 
 
 def load_dataset(
-    maze_name: str, episodes: int = 400, steps: int = 1000, seed: int = 0, goals: str = "junctions"
+    maze_name: str,
+    episodes: int = 400,
+    steps: int = 1000,
+    seed: int = 0,
+    goals: str = "junctions",
+    oracle: str = "centre",
 ) -> MazeDataset:
     """The cached dataset for these arguments, generating and writing it atomically if absent."""
     tag = "" if goals == "junctions" else f"-g{goals}"
+    tag += "" if oracle == "centre" else f"-o{oracle}"
     name = f"{maze_name}-e{episodes}-t{steps}-s{seed}{tag}-v{DATA_VERSION}.npz"
     path = cache_dir() / "maze" / name
     if path.exists():
         with np.load(path) as z:
             return MazeDataset(maze_name, z["obs"], z["actions"])
-    data = generate(maze_name, episodes, steps, seed, goals=goals)
+    data = generate(maze_name, episodes, steps, seed, goals=goals, oracle=oracle)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     try:

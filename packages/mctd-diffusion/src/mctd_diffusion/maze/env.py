@@ -17,9 +17,11 @@ SUCCESS_RADIUS = 1.0
 _OFFSETS = np.array([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)], dtype=np.int64)
 
 
-def collides(maze: MazeMap, pos: np.ndarray) -> np.ndarray:
-    """Whether a disc of radius 0.4 at each point of (N, 2) ``pos`` overlaps a wall square."""
-    p = np.atleast_2d(np.asarray(pos, dtype=np.float64))
+def wall_distance(maze: MazeMap, pos: np.ndarray) -> np.ndarray:
+    """Distance from each point of (..., 2) ``pos`` to the nearest wall square (off-map is wall),
+    looking at the 3 x 3 cells around it (so at most about one cell: 4.0 stands for "farther")."""
+    shape = np.shape(pos)[:-1]
+    p = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
     cells = xy_to_cell(p)[:, None, :] + _OFFSETS[None]  # (N, 9, 2)
     h, w = maze.shape
     i = np.clip(cells[..., 0], 0, h - 1)
@@ -29,8 +31,12 @@ def collides(maze: MazeMap, pos: np.ndarray) -> np.ndarray:
     lo_x, lo_y = CELL * j - 6.0, CELL * i - 6.0  # wall square [lo, lo + 4]
     dx = np.maximum(np.maximum(lo_x - p[:, None, 0], p[:, None, 0] - (lo_x + CELL)), 0.0)
     dy = np.maximum(np.maximum(lo_y - p[:, None, 1], p[:, None, 1] - (lo_y + CELL)), 0.0)
-    hit = wall & (dx * dx + dy * dy < RADIUS * RADIUS)
-    return hit.any(axis=1)
+    return np.where(wall, np.hypot(dx, dy), CELL).min(axis=1).reshape(shape)
+
+
+def collides(maze: MazeMap, pos: np.ndarray) -> np.ndarray:
+    """Whether a disc of radius 0.4 at each point of (N, 2) ``pos`` overlaps a wall square."""
+    return wall_distance(maze, np.atleast_2d(pos)) < RADIUS
 
 
 def step(maze: MazeMap, pos: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -118,6 +118,7 @@ class PlannerTraining:
     data_steps: int = 1000
     data_seed: int = 0
     data_goals: str = "junctions"  # the navigate data's goal cells: "junctions" or "cells"
+    data_oracle: str = "centre"  # the data oracle's target: "centre" or "doorway" (maze.data)
     checkpoint_every: int = 500
 
     def to_dict(self) -> dict[str, Any]:

@@ -95,7 +95,12 @@ class PlannerLoss:
         self.codec = PlanCodec(arch)
         self.sched = make_scheduler(arch)
         data = load_dataset(
-            arch.maze, train.data_episodes, train.data_steps, train.data_seed, train.data_goals
+            arch.maze,
+            train.data_episodes,
+            train.data_steps,
+            train.data_seed,
+            train.data_goals,
+            train.data_oracle,
         )
         self.obs = torch.from_numpy(self.codec.normalise(data.obs).astype(np.float32))
 
