@@ -73,8 +73,6 @@ def generate(
     """Roll out ``episodes`` noisy-oracle episodes of ``steps`` steps in parallel (see module)."""
     if goals not in GOALS:
         raise ValueError(f"unknown data goals {goals!r}; expected one of {', '.join(GOALS)}")
-    if oracle not in ORACLES:
-        raise ValueError(f"unknown oracle {oracle!r}; expected one of {', '.join(ORACLES)}")
     maze = MazeMap.load(maze_name)
     rng = np.random.default_rng(seed)
     free = np.array(maze.free_cells)
