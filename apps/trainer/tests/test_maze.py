@@ -79,6 +79,15 @@ def test_maze_options_reach_the_config_and_init_fine_tunes(tmp_path: Path) -> No
     _, cfg, step = load_planner(tuned)
     training = load_config(tuned)["training"]
     assert cfg.anchor and training["ema"] == 0.5 and training["loss_weight"] == "x0" and step == 1
+    grown = tmp_path / "fourier"  # a planner without position features starts one with them
+    res = runner.invoke(
+        app, [*common, *opts, "--fourier", "2", "--steps", "1", "--out", str(grown)]
+    )
+    assert res.exit_code == 0, res.output
+    assert load_planner(grown)[1].fourier == 2
+    wide = ["--d-model", "8", "--init", str(base), "--out", str(tmp_path / "wide")]
+    res = runner.invoke(app, [*common, *wide])
+    assert res.exit_code != 0 and "has a different architecture" in _text(res.output)
     res = runner.invoke(app, [*common, "--relative", "--anchor", "--out", str(tmp_path / "ra")])
     assert res.exit_code != 0 and "exclude each other" in _text(res.output)
     res = runner.invoke(app, [*common, "--loss-weight", "eps", "--out", str(tmp_path / "bad")])

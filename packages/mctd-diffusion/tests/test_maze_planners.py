@@ -3,7 +3,13 @@ import pytest
 import torch
 from mctd_diffusion.maze import planners as PL
 from mctd_diffusion.maze.maps import MazeMap, cell_to_xy
-from mctd_diffusion.maze.planner import PlannerArch, SkipX0Denoiser, build_model, position_features
+from mctd_diffusion.maze.planner import (
+    PlannerArch,
+    SkipX0Denoiser,
+    add_fourier_inputs,
+    build_model,
+    position_features,
+)
 from mctd_diffusion.maze.pyramid import PlanDenoiser
 
 MAZE = MazeMap.load("medium")
@@ -225,6 +231,27 @@ def test_fourier_inputs_are_features_of_the_clean_estimate():
     plain = SkipX0Denoiser(_Record(), abar, neighbour=True)
     plain(x, t)
     assert plain.net.inp.shape[-1] == 17
+
+
+@pytest.mark.parametrize("neighbour", [True, False])
+def test_added_fourier_inputs_start_as_the_base_function(neighbour):
+    """A planner grown from one without position features predicts exactly what the base does
+    (every weight of the base randomised, so no zero hides a wrong column), then trains the
+    feature weights; growing anything else is refused."""
+    base = build_model(_arch(anchor=True, neighbour=neighbour))
+    torch.manual_seed(1)
+    for p in base.parameters():
+        p.data.normal_()
+    grown = build_model(_arch(anchor=True, neighbour=neighbour, fourier=3))
+    add_fourier_inputs(base, grown)
+    x, t = torch.randn(3, 10, 8), torch.randint(0, 1000, (3, 10))
+    torch.testing.assert_close(grown(x, t), base(x, t), rtol=0, atol=1e-6)
+    grown(x, t).square().sum().backward()
+    assert grown.net.inp.weight.grad[:, 8:56].abs().sum() > 0
+    with pytest.raises(ValueError, match="without features"):
+        add_fourier_inputs(grown, build_model(_arch(fourier=3)))
+    with pytest.raises(ValueError, match="differ in"):
+        add_fourier_inputs(base, build_model(_arch(anchor=True, d_model=8, fourier=3)))
 
 
 def test_bad_planner_options_are_refused():

@@ -115,6 +115,24 @@ def planner_config(
     return arch, training
 
 
+def _init_from(model: Any, init: Path) -> None:
+    """Start ``model`` from the planner in ``init``: the same architecture, or the same one
+    without position features (``add_fourier_inputs``: they start at zero weight)."""
+    from mctd_diffusion.maze.planner import add_fourier_inputs
+
+    base, _, _ = load_planner(init)
+    if model.fourier and not base.fourier:
+        try:
+            add_fourier_inputs(base, model)
+        except ValueError as e:
+            raise UserError(f"{init} cannot start this planner: {e}") from None
+        return
+    shapes = {k: v.shape for k, v in base.state_dict().items()}
+    if shapes != {k: v.shape for k, v in model.state_dict().items()}:
+        raise UserError(f"{init} has a different architecture")
+    model.load_state_dict(base.state_dict())
+
+
 def train_command(maze: str, sparse: bool, folder: Path | str) -> str:
     """The command that trains the planner folder ``folder``."""
     return f"mctd-train maze --maze {maze}{' --sparse' if sparse else ''} --out {folder}"
@@ -174,10 +192,7 @@ def train_maze(
     torch.manual_seed(training.seed)
     model = build_model(arch)
     if init is not None and not (resume and checkpoints.list_checkpoints(run_dir / "checkpoints")):
-        base, _, _ = load_planner(init)
-        if base.state_dict().keys() != model.state_dict().keys():
-            raise UserError(f"{init} has a different architecture")
-        model.load_state_dict(base.state_dict())
+        _init_from(model, init)
     save_config(run_dir, {"job": "maze", "arch": arch.to_dict(), "training": training.to_dict()})
     optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
     ema = EMA(model, training.ema) if training.ema > 0 else None

@@ -301,6 +301,33 @@ def build_model(cfg: PlannerArch) -> SkipX0Denoiser:
     )
 
 
+def add_fourier_inputs(base: SkipX0Denoiser, model: SkipX0Denoiser) -> None:
+    """Load transformer planner ``base`` (no position features) into ``model``, the same network
+    with ``fourier`` > 0: the feature inputs get zero weights (and their unused output rows
+    zeros), so ``model`` starts as exactly ``base``'s function and training adds the features
+    (a function-preserving widening, as in Net2Net). Raises ValueError for anything else."""
+    if base.fourier or not model.fourier or not isinstance(model.net, TransformerDenoiser):
+        raise ValueError("add_fourier_inputs grows a transformer planner without features")
+    old, new = base.state_dict(), model.state_dict()
+    if old.keys() != new.keys():
+        raise ValueError("the planners differ in more than their position features")
+    width = new["net.inp.weight"].shape[1] - old["net.inp.weight"].shape[1]
+    k = width // (2 * model.fourier)  # the token's own inputs come first, then the features
+    grown = {}
+    for key, value in old.items():
+        shape = new[key].shape
+        if key == "net.inp.weight" and shape[1] == value.shape[1] + width:
+            zeros = value.new_zeros(len(value), width)
+            grown[key] = torch.cat([value[:, :k], zeros, value[:, k:]], dim=1)
+        elif key.startswith("net.out.1.") and shape[0] == value.shape[0] + width:
+            grown[key] = torch.cat([value, value.new_zeros(width, *value.shape[1:])])
+        elif value.shape == shape:
+            grown[key] = value
+        else:
+            raise ValueError(f"the planners differ in {key}: {tuple(value.shape)} / {tuple(shape)}")
+    model.load_state_dict(grown)
+
+
 def make_scheduler(cfg: PlannerArch) -> DDIMScheduler:
     """Linear betas over ``train_timesteps`` levels, x0 prediction, deterministic DDIM."""
     return DDIMScheduler(
