@@ -84,11 +84,14 @@ def test_cfg_combines_two_rows_and_counts_two_nfe() -> None:
     with torch.no_grad():
         want = 3.0 * net(x, t, onehot.expand(3, -1)) - 2.0 * net(x, t, torch.zeros(3, 10))
         assert torch.allclose(cfg(x, t, torch.zeros(1, 10)), want, atol=1e-5)
-        assert torch.allclose(
-            ClassifierFreeGuidance(net, onehot, 0.0)(x, t),
-            net(x, t, onehot.expand(3, -1)),
-            atol=1e-5,  # a batch of 6 rows against 3: float32 sums in another order
+        net64, x64 = net.double(), x.double()  # float64: batches of 6 and 3 rows agree to 1e-12
+        torch.testing.assert_close(
+            ClassifierFreeGuidance(net64, onehot.double(), 0.0)(x64, t),
+            net64(x64, t, onehot.double().expand(3, -1)),
+            rtol=0,
+            atol=1e-12,
         )
+        net.float()
     sched = make_scheduler("ddim", num_train_timesteps=100, eta=1.0)
     p = DenoisingProblem(
         net,

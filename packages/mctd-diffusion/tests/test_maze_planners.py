@@ -244,9 +244,9 @@ def test_added_fourier_inputs_start_as_the_base_function(neighbour):
         p.data.normal_()
     grown = build_model(_arch(anchor=True, neighbour=neighbour, fourier=3))
     add_fourier_inputs(base, grown)
-    x, t = torch.randn(3, 10, 8), torch.randint(0, 1000, (3, 10))
-    # float32 sums over a wider input differ in the last bits; a wrong column differs by O(1)
-    torch.testing.assert_close(grown(x, t), base(x, t), rtol=1e-5, atol=1e-5)
+    x, t = torch.randn(3, 10, 8, dtype=torch.float64), torch.randint(0, 1000, (3, 10))
+    # float64, so a sum over the wider input agrees to 1e-12; a wrong column differs by O(1)
+    torch.testing.assert_close(grown.double()(x, t), base.double()(x, t), rtol=0, atol=1e-12)
     grown(x, t).square().sum().backward()
     assert grown.net.inp.weight.grad[:, 8:56].abs().sum() > 0
     with pytest.raises(ValueError, match="without features"):

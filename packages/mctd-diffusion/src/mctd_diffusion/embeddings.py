@@ -8,14 +8,17 @@ import torch
 from torch import nn
 
 
-def sinusoidal(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+def sinusoidal(
+    t: torch.Tensor, dim: int, max_period: float = 10_000.0, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Transformer-style features of a (possibly per-token) timestep: shape t.shape + (dim,).
 
-    e_{2i} = sin(t w_i), e_{2i+1} = cos(t w_i), w_i = max_period^(-2i/dim).
+    e_{2i} = sin(t w_i), e_{2i+1} = cos(t w_i), w_i = max_period^(-2i/dim), in ``dtype``.
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    angles = t.to(torch.float32)[..., None] * freqs
+    steps = torch.arange(half, device=t.device, dtype=dtype)
+    freqs = torch.exp(-math.log(max_period) * steps / half)
+    angles = t.to(dtype)[..., None] * freqs
     emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
     if dim % 2:
         emb = torch.nn.functional.pad(emb, (0, 1))
@@ -23,7 +26,10 @@ def sinusoidal(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch
 
 
 class NoiseLevelEmbedding(nn.Module):
-    """Sinusoidal features of the timestep followed by a two-layer MLP (applies per token)."""
+    """Sinusoidal features of the timestep followed by a two-layer MLP (applies per token).
+
+    The features follow the MLP's dtype, so a network moved to float64 runs in float64.
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -31,4 +37,4 @@ class NoiseLevelEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sinusoidal(t, self.dim))
+        return self.mlp(sinusoidal(t, self.dim, dtype=self.mlp[0].weight.dtype))
