@@ -37,4 +37,4 @@ class NoiseLevelEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sinusoidal(t, self.dim, dtype=self.mlp[0].weight.dtype))
+        return self.mlp(sinusoidal(t, self.dim, dtype=next(self.mlp.parameters()).dtype))
